@@ -1,0 +1,107 @@
+"""Model checkpoints (tf.train.Checkpoint + CheckpointManager), their description, and SavedModel export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from .errors import UserError
+from .files import atomic_write_text
+from .nn.models import EmotionModel
+
+DESCRIPTION = "model.json"
+
+
+def write_description(folder: Path, model: EmotionModel, hyper: dict[str, Any]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / DESCRIPTION, json.dumps({**model.describe(), "hyperparameters": hyper}, indent=2))
+
+
+def check_compatible(folder: Path, model: EmotionModel, key: str) -> None:
+    """Refuse a checkpoint made for another architecture or class list, naming the mismatch."""
+    path = folder / DESCRIPTION
+    if not path.is_file():
+        raise UserError(f"{key}: {folder} has no {DESCRIPTION}; not a fer_compare checkpoint folder")
+    try:
+        saved = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise UserError(f"{key}: {path} is corrupted") from None
+    mine = model.describe()
+    if saved.get("kind") != mine["kind"]:
+        raise UserError(f"{key}: {folder} holds a {saved.get('kind')} model, not a {mine['kind']}")
+    if saved.get("classes") != mine["classes"]:
+        raise UserError(f"{key}: {folder} was trained on classes {saved.get('classes')}, "
+                        f"this run has {mine['classes']}")
+    for name, shape in mine["variables"].items():
+        if saved.get("variables", {}).get(name) != shape:
+            raise UserError(f"{key}: {folder}: variable {name} has shape {saved.get('variables', {}).get(name)} "
+                            f"there and {shape} here (another architecture or size)")
+
+
+def restore(checkpoint: tf.train.Checkpoint, path: str, key: str) -> None:
+    """Restore every variable from `path`, or fail with one line."""
+    try:
+        checkpoint.restore(path).assert_existing_objects_matched().expect_partial()
+    except Exception as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"{key}: cannot restore {path} ({first[:200]})") from None
+
+
+class ServingModule(tf.Module):
+    """What a SavedModel holds: the model, its class names, and a serving signature."""
+
+    def __init__(self, model: EmotionModel) -> None:
+        super().__init__(name="serving")
+        self.model = model
+        self.class_names = tf.constant(model.classes)
+        spec = tf.TensorSpec([None, *model.input_shape], tf.float32, name="inputs")
+        self.serve = tf.function(self._serve, input_signature=[spec])
+
+    def _serve(self, inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+        probabilities = tf.nn.softmax(self.model(inputs, training=False))
+        return {"probabilities": probabilities,
+                "class_names": tf.broadcast_to(self.class_names, tf.shape(probabilities))}
+
+
+def export_saved_model(model: EmotionModel, folder: Path, hyper: dict[str, Any]) -> Path:
+    """A SavedModel that plain tf.saved_model.load can use: signature 'serving_default' (inputs -> probabilities)."""
+    module = ServingModule(model)
+    tmp = folder.with_name(folder.name + ".partial")
+    if tmp.exists():
+        import shutil
+
+        shutil.rmtree(tmp)
+    tf.saved_model.save(module, str(tmp), signatures={"serving_default": module.serve})
+    write_description(tmp, model, hyper)
+    if folder.exists():  # only reached with overwrite: true
+        import shutil
+
+        shutil.rmtree(folder)
+    tmp.rename(folder)
+    return folder
+
+
+class LoadedModel:
+    """A SavedModel exported by fer_compare, used for prediction (test and video stages)."""
+
+    def __init__(self, folder: Path, key: str = "model_to_load") -> None:
+        desc = folder / DESCRIPTION
+        if not (folder / "saved_model.pb").is_file() or not desc.is_file():
+            raise UserError(f"{key}: {folder} is not a fer_compare SavedModel (no saved_model.pb / {DESCRIPTION})")
+        try:
+            self.description = json.loads(desc.read_text())
+            self._module = tf.saved_model.load(str(folder))
+        except Exception as e:
+            raise UserError(f"{key}: cannot load {folder} ({str(e).splitlines()[0][:200]})") from None
+        self.kind = self.description["kind"]
+        self.classes = list(self.description["classes"])
+        self.input_shape = list(self.description["input_shape"])
+        self._serve = self._module.signatures["serving_default"]
+
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
+        """Class probabilities [N, classes] for network inputs."""
+        return self._serve(inputs=tf.constant(inputs, tf.float32))["probabilities"].numpy()

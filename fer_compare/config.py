@@ -1,0 +1,332 @@
+"""parameters.json: the thesis's keys with their meaning, our additions, defaults, validation and overrides."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+
+# Each entry: default value and a one-line help. The thesis's keys come first, unchanged in meaning.
+_MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "cnn": {
+        "batch_size": 32, "max_epochs": 60, "learning_rate": None, "dropout": [0.0, 0.5],
+        "l2": 1e-4, "filters": [32, 64, 128], "kernel_size": 3, "hidden": [128, 256],
+        "batch_norm_momentum": 0.9, "emotions": None, "jit_compile": False,
+    },
+    "landmark_fnn": {
+        "batch_size": 32, "max_epochs": 200, "learning_rate": None, "dropout": 0.5,
+        "l2": 0.0, "subnet": [42, 256, 256], "hidden": [1024, 1024], "emotions": None,
+        "standardize": True, "jit_compile": False,
+    },
+    "gradient_fnn": {
+        "batch_size": 32, "max_epochs": 60, "learning_rate": None, "dropout": 0.0,
+        "l2": 0.0, "hidden": [12000, 4900],
+        "emotions": ["neutral", "happy", "sad", "angry", "disgusted", "surprised"],
+        "source": "gradients", "jit_compile": True,
+    },
+}
+
+DEFAULTS: dict[str, Any] = {
+    # --- the thesis's keys ---
+    "train_source": "",
+    "test_source": "",
+    "raw_source": "data/demo-synthetic",
+    "formatted": "data/formatted",
+    "gradients": "data/gradients",
+    "blurred": "data/blurred",
+    "aligned": "data/aligned",
+    "model_to_load": "",
+    "model_to_save": "models/fer_compare",
+    "align_template": "templates/template.png",
+    "save": True,
+    "train": True,
+    "train_existing_model": False,
+    "format": True,
+    "align": True,
+    "gradient": True,
+    "blur": False,
+    "test": True,
+    "video": False,
+    "image": {"size": [100, 100]},
+    "nn": {"input": [70, 70], **copy.deepcopy(_MODEL_DEFAULTS)},
+    "learning_rate": 1e-4,
+    # --- our additions ---
+    "demo_set": True,
+    "overwrite": False,
+    "dataset": {"layout": "auto", "subject_pattern": "^([^_.]+)", "emotions": None},
+    "detection": {"scale_factor": 1.15, "min_neighbors": 5, "min_size": [0.25, 0.25],
+                  "detect_width": 640},
+    "landmark_model": "",
+    "gradient_options": {"ksize": 5, "negative": "clip"},
+    "blur_options": {"source": "gradients", "ksize": 5, "sigma": 0.0},
+    "workers": 2,
+    "models": ["cnn", "landmark_fnn", "gradient_fnn"],
+    "split": {"method": "subject", "validation_fraction": 0.2, "test_fraction": 0.2, "seed": 0},
+    "stopping": {"check_every": 4, "min_increase": 0.03, "min_epochs": 0},
+    "evaluation": {"folds": 1, "winner_rule": "mean_accuracy"},
+    "augment": {"enabled": False, "shift": 4, "flip": True},
+    "loss": "cross_entropy",
+    "seed": 0,
+    "runs_dir": "runs",
+    "run_name": "",
+    "distribute": "default",
+    "mixed_precision": False,
+    "video_source": 0,
+    "video_model": "",
+    "video_output": "",
+    "video_predictions": "",
+    "video_smoothing": 0.6,
+    "video_detect_width": 320,
+    "video_max_frames": 0,
+}
+
+HELP: dict[str, str] = {
+    "train_source": "raw photos for training (with test_source: the thesis's fixed train/validation sets)",
+    "test_source": "raw photos for testing; when empty the split below holds out subjects",
+    "raw_source": "folder of raw photos the format stage reads (ignored when train/test sources are set)",
+    "formatted": "output of format: grayscale face crops of image.size",
+    "gradients": "output of gradient: masked Laplacian images",
+    "blurred": "output of blur: Gaussian-blurred images",
+    "aligned": "output of align: faces aligned to the template, with landmarks and features",
+    "model_to_load": "a trained model (run folder, model folder or checkpoint) for test/video/resume",
+    "model_to_save": "where train exports SavedModels (one sub-folder per model)",
+    "align_template": "the face every photo is aligned to",
+    "save": "export trained models to model_to_save",
+    "train": "stage: train the models in `models`",
+    "train_existing_model": "resume training from model_to_load or the last checkpoint",
+    "format": "stage: detect, crop and resize faces",
+    "align": "stage: align faces to the template, store landmarks and features",
+    "gradient": "stage: Laplacian + face mask",
+    "blur": "stage: Gaussian blur (blur_options)",
+    "test": "stage: evaluate and compare the three approaches",
+    "video": "stage: live inference on a camera, video file or image folder",
+    "image.size": "[width, height] of face crops",
+    "nn.input": "[width, height] of network image inputs",
+    "learning_rate": "Adam learning rate for every model unless nn.<model>.learning_rate is set",
+    "demo_set": "build the synthetic demo set into raw_source when that folder does not exist",
+    "overwrite": "allow replacing an existing model_to_save",
+    "dataset.layout": "auto, rafd, ckplus, jaffe, fer2013, folders",
+    "dataset.subject_pattern": "regex on a file name whose group 1 is the subject id (class folders)",
+    "dataset.emotions": "keep only these emotions (null: all found)",
+    "detection.min_size": "smallest face, as fractions of the shorter photo side (<1) or pixels",
+    "detection.detect_width": "photos wider than this are downscaled for Haar detection",
+    "landmark_model": "path of shape_predictor_68_face_landmarks.dat (empty: from face_recognition_models)",
+    "gradient_options.negative": "Laplacian's negative half: abs (keep as magnitude) or clip (thesis: drop)",
+    "workers": "processes for preprocessing",
+    "models": "which of cnn, landmark_fnn, gradient_fnn the train and test stages run",
+    "nn.cnn.dropout": "one rate, or [after flatten, after batch norm]; see docs/THESIS_NOTES.md",
+    "split.method": "subject (no subject on both sides) or random (thesis reproduction)",
+    "evaluation.folds": "subject-disjoint K-fold cross-validation in the test stage (1: off)",
+    "loss": "cross_entropy or svm_l2 (L2 multi-class SVM)",
+    "distribute": "default or mirrored (tf.distribute.MirroredStrategy)",
+    "jit_compile": "compile the steps with XLA (measured: faster for gradient_fnn only, see BENCHMARKS.md)",
+    "video_source": "camera index, video file or folder of images",
+    "video_model": "which model the video stage runs (empty: the last comparison's winner)",
+}
+
+MODEL_NAMES = ("cnn", "landmark_fnn", "gradient_fnn")
+_NULLABLE = {"learning_rate", "emotions"}
+_CHOICES = {
+    "dataset.layout": {"auto", "rafd", "ckplus", "jaffe", "fer2013", "folders"},
+    "gradient_options.negative": {"abs", "clip"},
+    "split.method": {"subject", "random"},
+    "loss": {"cross_entropy", "svm_l2"},
+    "distribute": {"default", "mirrored"},
+    "evaluation.winner_rule": {"mean_accuracy", "mean_macro_f1"},
+    "nn.gradient_fnn.source": {"gradients", "blurred"},
+    "blur_options.source": {"gradients", "aligned", "formatted"},
+}
+INPUT_PATHS = ("raw_source", "train_source", "test_source", "align_template")
+OUTPUT_PATHS = ("formatted", "aligned", "gradients", "blurred")
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        path = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, path + "."))
+        else:
+            out[path] = v
+    return out
+
+
+def describe_keys() -> str:
+    """Every key, its default and its meaning, for --help."""
+    lines = []
+    for path, default in _flatten(DEFAULTS).items():
+        short = path.split(".")[-1]
+        text = HELP.get(path) or HELP.get(short, "")
+        lines.append(f"  {path} = {json.dumps(default)}" + (f"  -- {text}" if text else ""))
+    return "\n".join(lines)
+
+
+def _check(value: Any, default: Any, path: str) -> Any:
+    leaf = path.split(".")[-1]
+    if value is None and (default is None or leaf in _NULLABLE):
+        return None
+    if default is None and leaf == "learning_rate":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise UserError(f"{path}: expected a positive number or null, got {json.dumps(value)}")
+        return float(value)
+    if default is None:  # nullable list of names
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise UserError(f"{path}: expected a list of emotion names or null, got {json.dumps(value)}")
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise UserError(f"{path}: expected true or false, got {json.dumps(value)}")
+    elif isinstance(default, (int, float)) and not isinstance(default, bool):
+        if leaf == "dropout" and isinstance(value, list):
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if leaf == "video_source" and isinstance(value, str):
+                return value
+            raise UserError(f"{path}: expected a number, got {json.dumps(value)}")
+        if isinstance(default, int) and not isinstance(value, int) and leaf not in ("learning_rate",):
+            if float(value).is_integer():
+                value = int(value)
+            else:
+                raise UserError(f"{path}: expected a whole number, got {json.dumps(value)}")
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            raise UserError(f"{path}: expected a string, got {json.dumps(value)}")
+        if path in _CHOICES and value not in _CHOICES[path]:
+            raise UserError(f"{path}: {value!r} is not one of {sorted(_CHOICES[path])}")
+    elif isinstance(default, list):
+        if not isinstance(value, list):
+            raise UserError(f"{path}: expected a list like {json.dumps(default)}, got {json.dumps(value)}")
+        if default and all(isinstance(x, (int, float)) for x in default):
+            if len(value) != len(default) and leaf in ("size", "input", "min_size"):
+                raise UserError(f"{path}: expected {len(default)} numbers, got {json.dumps(value)}")
+            if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
+                raise UserError(f"{path}: expected numbers, got {json.dumps(value)}")
+            if leaf != "dropout" and not all(x > 0 for x in value):
+                raise UserError(f"{path}: expected positive numbers, got {json.dumps(value)}")
+        if default and all(isinstance(x, str) for x in default):
+            if not all(isinstance(x, str) for x in value):
+                raise UserError(f"{path}: expected a list of names, got {json.dumps(value)}")
+    return value
+
+
+def _merge(base: dict[str, Any], user: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in user.items():
+        path = f"{prefix}{key}"
+        if key not in base:
+            close = difflib.get_close_matches(key, list(base), n=1)
+            hint = f"; did you mean '{prefix}{close[0]}'?" if close else ""
+            raise UserError(f"unknown key '{path}'{hint}")
+        default = base[key]
+        if isinstance(default, dict):
+            if not isinstance(value, dict):
+                raise UserError(f"{path}: expected an object, got {json.dumps(value)}")
+            out[key] = _merge(default, value, path + ".")
+        else:
+            out[key] = _check(value, default, path)
+    return out
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`key.path=VALUE`: VALUE parsed as JSON, otherwise taken as a string."""
+    if "=" not in text:
+        raise UserError(f"--set {text!r}: expected key.path=VALUE")
+    path, raw = text.split("=", 1)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return path.strip().split("."), value
+
+
+def _nest(path: list[str], value: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {path[-1]: value}
+    for part in reversed(path[:-1]):
+        out = {part: out}
+    return out
+
+
+def _deep_update(d: dict[str, Any], u: dict[str, Any]) -> None:
+    for k, v in u.items():
+        if isinstance(v, dict) and isinstance(d.get(k), dict):
+            _deep_update(d[k], v)
+        else:
+            d[k] = v
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict[str, Any]:
+    """Read parameters.json, apply --set overrides, validate against the defaults."""
+    user: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"{path}: no such config file")
+        try:
+            user = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise UserError(f"{path}: not a text file") from None
+        except json.JSONDecodeError as e:
+            raise UserError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+        if not isinstance(user, dict):
+            raise UserError(f"{path}: expected a JSON object at the top level")
+    for text in overrides:
+        keys, value = parse_override(text)
+        _deep_update(user, _nest(keys, value))
+    config = _merge(DEFAULTS, user)
+    _validate(config)
+    return config
+
+
+def _validate(config: dict[str, Any]) -> None:
+    for name in config["models"]:
+        if name not in MODEL_NAMES:
+            close = difflib.get_close_matches(name, MODEL_NAMES, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise UserError(f"models: unknown model {name!r}{hint}")
+    if not config["models"]:
+        raise UserError("models: name at least one of " + ", ".join(MODEL_NAMES))
+    split = config["split"]
+    for key in ("validation_fraction", "test_fraction"):
+        if not 0 <= split[key] < 1:
+            raise UserError(f"split.{key}: expected a fraction in [0, 1), got {split[key]}")
+    if config["evaluation"]["folds"] < 1:
+        raise UserError("evaluation.folds: expected 1 (off) or more")
+    if config["workers"] < 1:
+        raise UserError("workers: expected 1 or more")
+    for name in MODEL_NAMES:
+        m = config["nn"][name]
+        if m["batch_size"] < 1 or m["max_epochs"] < 1:
+            raise UserError(f"nn.{name}: batch_size and max_epochs must be positive")
+        rates = m["dropout"] if isinstance(m["dropout"], list) else [m["dropout"]]
+        if not all(isinstance(r, (int, float)) and 0 <= r < 1 for r in rates):
+            raise UserError(f"nn.{name}.dropout: expected a rate in [0, 1), got {m['dropout']}")
+    if config["gradient_options"]["ksize"] not in (1, 3, 5, 7):
+        raise UserError("gradient_options.ksize: expected 1, 3, 5 or 7")
+    if config["blur_options"]["ksize"] % 2 != 1:
+        raise UserError("blur_options.ksize: expected an odd number")
+    if bool(config["train_source"]) != bool(config["test_source"]):
+        raise UserError("train_source and test_source go together: set both or neither")
+    if config["learning_rate"] <= 0:
+        raise UserError("learning_rate: expected a positive number")
+
+
+def model_config(config: dict[str, Any], name: str) -> dict[str, Any]:
+    """One model's hyperparameters with the shared defaults filled in."""
+    m = dict(config["nn"][name])
+    if m["learning_rate"] is None:
+        m["learning_rate"] = config["learning_rate"]
+    m["input"] = list(config["nn"]["input"])
+    return m
+
+
+def save_config(config: dict[str, Any], folder: Path, name: str = "config.json") -> Path:
+    """Save the resolved config beside the outputs it produced."""
+    from .files import atomic_write_text
+
+    out = folder / name
+    atomic_write_text(out, json.dumps(config, indent=2) + "\n")
+    return out

@@ -1,0 +1,61 @@
+"""Helpers the dataset readers share: walking a tree for photos and naming what was found."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..emotions import canonical
+from ..errors import UserError
+from ..files import IMAGE_SUFFIXES, is_image
+from ..records import Reject
+
+LOOKED_FOR = ", ".join(sorted(IMAGE_SUFFIXES))
+
+
+def walk_files(root: Path) -> Iterator[Path]:
+    """Every visible file below `root`, folder by folder in name order; hidden files and folders skipped."""
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        # Linked folders are followed (datasets are often linked in), but each real folder only once.
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                yield Path(dirpath, name)
+
+
+def iter_images(root: Path) -> Iterator[Path]:
+    """Every visible photo below `root` (by suffix), folder by folder in name order."""
+    return (p for p in walk_files(root) if is_image(p))
+
+
+def has_images(root: Path) -> bool:
+    return next(iter_images(root), None) is not None
+
+
+def key_of(path: Path, root: Path) -> str:
+    """A photo's record key: its path relative to the dataset root, without suffix, with forward slashes."""
+    return path.relative_to(root).with_suffix("").as_posix()
+
+
+def subfolders(root: Path) -> list[Path]:
+    """The visible folders directly inside `root`, by name."""
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def reject(path: Path | str, reason: str, key: str = "", emotion: str = "", subject: str = "") -> Reject:
+    return Reject(source=str(path), reason=reason, key=key, emotion=emotion, subject=subject)
+
+
+def lookup_emotion(word: str) -> str | None:
+    """The canonical emotion for a dataset's word, or None when the word is unknown."""
+    try:
+        return canonical(word)
+    except UserError:
+        return None

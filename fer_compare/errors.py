@@ -1,0 +1,13 @@
+"""The one exception type for a user's mistake: the CLI prints its message and exits with 2."""
+
+
+class UserError(Exception):
+    """A mistake in the user's config, data or command line; shown as one line, no traceback."""
+
+    exit_code = 2
+
+
+class StageNotAvailable(UserError):
+    """A stage was switched on whose implementation has not landed."""
+
+    exit_code = 3

@@ -1,0 +1,1 @@
+"""Face processing: Haar detection, dlib landmarks, alignment, landmark features, the Laplacian mask."""

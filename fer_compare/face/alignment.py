@@ -1,0 +1,48 @@
+"""Similarity alignment onto a template face: Procrustes (centre, scale by std, SVD rotation), as in the thesis."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def similarity_transform(template: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The 2x3 matrix M with template ~ M applied to points... inverted: M maps template coords to points.
+
+    This is the thesis's `transformation_from_points(template, points)`: warping with
+    WARP_INVERSE_MAP through M pulls each template-frame pixel from the photo, so the photo
+    lands on the template. Orthogonal Procrustes after centring and scaling each set by its std.
+    """
+    p1 = template.astype(np.float64)
+    p2 = points.astype(np.float64)
+    c1, c2 = p1.mean(axis=0), p2.mean(axis=0)
+    p1, p2 = p1 - c1, p2 - c2
+    s1, s2 = p1.std(), p2.std()
+    p1, p2 = p1 / s1, p2 / s2
+    u, _, vt = np.linalg.svd(p1.T @ p2)
+    r = (u @ vt).T
+    scale = s2 / s1
+    return np.hstack([scale * r, (c2 - scale * r @ c1)[:, None]])
+
+
+def apply_inverse(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Map photo points into the template frame (the inverse of `matrix`)."""
+    inv = cv2.invertAffineTransform(matrix)
+    return points @ inv[:, :2].T + inv[:, 2]
+
+
+class FaceAligner:
+    """Warps a face so its 68 landmarks best match the template's (similarity transform)."""
+
+    def __init__(self, template_landmarks: np.ndarray, size: tuple[int, int]) -> None:
+        self.template = np.asarray(template_landmarks, dtype=np.float64)
+        self.size = tuple(size)  # (width, height) of the aligned output
+
+    def __call__(self, gray: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The aligned image and the landmarks carried into its frame."""
+        m = similarity_transform(self.template, landmarks)
+        aligned = cv2.warpAffine(
+            gray, m, self.size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        return aligned, apply_inverse(m, landmarks).astype(np.float32)

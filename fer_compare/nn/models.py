@@ -1,0 +1,172 @@
+"""The thesis's three networks, each a tf.Module returning logits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from .initializers import constant, truncated_normal, xavier_uniform, zeros
+from .layers import BatchNorm, Conv2DMaxPool, Dense, Dropout
+
+
+class EmotionModel(tf.Module):
+    """Common shape of the three models: logits = model(x, training); an L2 term for the loss."""
+
+    kind = ""
+
+    def __init__(self, classes: list[str], input_shape: list[int], name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.classes = list(classes)
+        self.input_shape = list(input_shape)
+
+    def __call__(self, x: tf.Tensor, training: bool = False, seed: tf.Tensor | None = None) -> tf.Tensor:
+        raise NotImplementedError
+
+    def regularization(self) -> tf.Tensor:
+        return tf.constant(0.0)
+
+    def describe(self) -> dict[str, Any]:
+        """What a checkpoint must match to be restored into this model."""
+        return {
+            "kind": self.kind, "classes": self.classes, "input_shape": self.input_shape,
+            "variables": {v.name: v.shape.as_list() for v in self.variables},
+        }
+
+
+class GrayscaleCNN(EmotionModel):
+    """Input [70, 70, 1] -> 3 x (conv + ReLU + max-pool) -> dropout -> FC 128 -> BN -> dropout -> FC 256 -> logits."""
+
+    kind = "cnn"
+
+    def __init__(self, classes: list[str], input_size: tuple[int, int] = (70, 70), filters: list[int] = (32, 64, 128),
+                 kernel_size: int = 3, hidden: list[int] = (128, 256), dropout: float | list[float] = 0.5,
+                 l2: float = 1e-4, seed: int = 0, batch_norm_momentum: float = 0.9, name: str | None = "cnn") -> None:
+        width, height = input_size
+        super().__init__(classes, [height, width, 1], name=name)
+        self.l2 = float(l2)
+        with self.name_scope:
+            channels = [1, *filters]
+            self.convs = [Conv2DMaxPool(channels[i], channels[i + 1], kernel_size, seed=seed + i, name=f"conv{i + 1}")
+                          for i in range(len(filters))]
+            h, w = height, width
+            for _ in filters:
+                h, w = -(-h // 2), -(-w // 2)  # SAME pooling rounds up: 70 -> 35 -> 18 -> 9
+            flat = h * w * channels[-1]
+            # `dropout` may be one rate for both places or [after flatten, after batch norm].
+            rates = list(dropout) if isinstance(dropout, (list, tuple)) else [dropout, dropout]
+            self.dropout1 = Dropout(rates[0], name="dropout1")
+            fc_init = dict(w_init=truncated_normal(0.05), b_init=constant(0.05))
+            self.fc1 = Dense(flat, hidden[0], "relu", seed=seed + 10, name="fc1", **fc_init)
+            self.batch_norm = BatchNorm(hidden[0], momentum=batch_norm_momentum, name="batch_norm")
+            self.dropout2 = Dropout(rates[1], salt=1, name="dropout2")
+            self.fc2 = Dense(hidden[0], hidden[1], "relu", seed=seed + 11, name="fc2", **fc_init)
+            # The thesis initialised the output layer's weights and biases with Xavier.
+            self.out = Dense(hidden[1], len(classes), None, xavier_uniform(), xavier_uniform(), seed=seed + 12,
+                             name="output")
+
+    def __call__(self, x: tf.Tensor, training: bool = False, seed: tf.Tensor | None = None) -> tf.Tensor:
+        for conv in self.convs:
+            x = conv(x)
+        x = tf.reshape(x, [tf.shape(x)[0], -1])
+        x = self.dropout1(x, training, seed)
+        x = self.batch_norm(self.fc1(x), training)
+        x = self.dropout2(x, training, seed)
+        return self.out(self.fc2(x))
+
+    def regularization(self) -> tf.Tensor:
+        return self.l2 * (self.fc1.l2_loss() + self.fc2.l2_loss())
+
+
+class LandmarkSubnet(tf.Module):
+    """One feature row (x, y, length or angle of 42 points): 42 -> 42 ReLU -> 256 ReLU -> 256 linear."""
+
+    def __init__(self, sizes: list[int], seed: int, name: str) -> None:
+        super().__init__(name=name)
+        with self.name_scope:
+            self.layers = [
+                Dense(sizes[i], sizes[i + 1], "relu" if i < len(sizes) - 2 else None, seed=seed + i, name=f"fc{i + 1}")
+                for i in range(len(sizes) - 1)
+            ]
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+class LandmarkFNN(EmotionModel):
+    """[4, 42] features -> four subnets, summed -> FC 1024 ReLU -> dropout -> FC 1024 ReLU -> logits.
+
+    Standardisation (mean/std per feature, from the training set) is part of the model so that
+    a SavedModel takes the raw features; the thesis fed raw values (SPEC §2 notes, THESIS_NOTES).
+    """
+
+    kind = "landmark_fnn"
+    ROWS = ("x", "y", "length", "angle")
+
+    def __init__(self, classes: list[str], subnet: list[int] = (42, 256, 256), hidden: list[int] = (1024, 1024),
+                 dropout: float = 0.5, points: int = 42, seed: int = 0, name: str | None = "landmark_fnn") -> None:
+        super().__init__(classes, [4, points], name=name)
+        sizes = [points, *subnet]
+        with self.name_scope:
+            self.feature_mean = tf.Variable(tf.zeros([4, points]), trainable=False, name="feature_mean")
+            self.feature_std = tf.Variable(tf.ones([4, points]), trainable=False, name="feature_std")
+            self.subnets = [LandmarkSubnet(sizes, seed + 10 * i, name=f"{row}_subnet")
+                            for i, row in enumerate(self.ROWS)]
+            self.fc1 = Dense(sizes[-1], hidden[0], "relu", seed=seed + 50, name="connected1")
+            self.dropout = Dropout(dropout, name="dropout")
+            self.fc2 = Dense(hidden[0], hidden[1], "relu", seed=seed + 51, name="connected2")
+            self.out = Dense(hidden[1], len(classes), None, xavier_uniform(), xavier_uniform(), seed=seed + 52,
+                             name="output")
+
+    def set_standardization(self, features: np.ndarray) -> None:
+        """Mean and std of the training features, [N, 4, 42]."""
+        self.feature_mean.assign(features.mean(axis=0))
+        self.feature_std.assign(features.std(axis=0) + 1e-6)
+
+    def __call__(self, x: tf.Tensor, training: bool = False, seed: tf.Tensor | None = None) -> tf.Tensor:
+        x = (x - tf.cast(self.feature_mean, x.dtype)) / tf.cast(self.feature_std, x.dtype)
+        summed = tf.add_n([subnet(x[:, i, :]) for i, subnet in enumerate(self.subnets)])
+        h = self.dropout(self.fc1(summed), training, seed)
+        return self.out(self.fc2(h))
+
+
+class GradientFNN(EmotionModel):
+    """4900 masked-Laplacian pixels -> FC 12000 ReLU -> FC 4900 ReLU -> logits; Xavier weights, zero biases."""
+
+    kind = "gradient_fnn"
+
+    def __init__(self, classes: list[str], input_size: tuple[int, int] = (70, 70), hidden: list[int] = (12000, 4900),
+                 dropout: float = 0.0, seed: int = 0, name: str | None = "gradient_fnn") -> None:
+        width, height = input_size
+        super().__init__(classes, [height * width], name=name)
+        sizes = [height * width, *hidden]
+        with self.name_scope:
+            self.hidden = [Dense(sizes[i], sizes[i + 1], "relu", seed=seed + i, name=f"fc{i + 1}")
+                           for i in range(len(hidden))]
+            self.dropout = Dropout(dropout, name="dropout")
+            self.out = Dense(sizes[-1], len(classes), None, xavier_uniform(), zeros(), seed=seed + 9, name="output")
+
+    def __call__(self, x: tf.Tensor, training: bool = False, seed: tf.Tensor | None = None) -> tf.Tensor:
+        for layer in self.hidden:
+            x = layer(x)
+        return self.out(self.dropout(x, training, seed))
+
+
+def build_model(kind: str, classes: list[str], m: dict[str, Any], seed: int) -> EmotionModel:
+    """A model from its nn.<kind> config block (with `input` filled in)."""
+    size = tuple(m["input"])
+    if kind == "cnn":
+        return GrayscaleCNN(classes, size, m["filters"], m["kernel_size"], m["hidden"], m["dropout"], m["l2"], seed,
+                            m["batch_norm_momentum"])
+    if kind == "landmark_fnn":
+        return LandmarkFNN(classes, m["subnet"], m["hidden"], m["dropout"], seed=seed)
+    if kind == "gradient_fnn":
+        return GradientFNN(classes, size, m["hidden"], m["dropout"], seed)
+    raise ValueError(f"unknown model kind {kind!r}")
+
+
+def count_parameters(model: tf.Module) -> int:
+    return int(sum(np.prod(v.shape) for v in model.trainable_variables))

@@ -1,0 +1,111 @@
+"""The stage order, top to bottom: format -> align -> gradient -> blur -> train -> test -> video."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import save_config
+from .progress import say
+
+STAGE_ORDER = ("format", "align", "gradient", "blur", "train", "test", "video")
+
+
+@dataclass
+class Run:
+    """One invocation: its config, its run folder (for train/test/video) and what each stage produced."""
+
+    config: dict[str, Any]
+    run_dir: Path | None = None
+    results: dict[str, Any] = field(default_factory=dict)
+
+    def ensure_run_dir(self) -> Path:
+        if self.run_dir is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            name = self.config["run_name"]
+            base = Path(self.config["runs_dir"]) / (f"{stamp}-{name}" if name else stamp)
+            path, n = base, 1
+            while path.exists():  # two invocations in the same second never share a folder
+                n += 1
+                path = base.with_name(f"{base.name}.{n}")
+            path.mkdir(parents=True)
+            self.run_dir = path
+            save_config(self.config, path)
+        return self.run_dir
+
+
+def _format(run: Run) -> None:
+    from .stages import format as stage
+
+    run.results["format"] = stage.run(run.config)
+    save_config(run.config, Path(run.config["formatted"]))
+
+
+def _align(run: Run) -> None:
+    from .stages import align as stage
+
+    run.results["align"] = stage.run(run.config)
+    save_config(run.config, Path(run.config["aligned"]))
+
+
+def _gradient(run: Run) -> None:
+    from .stages import gradient as stage
+
+    run.results["gradient"] = stage.run(run.config)
+    save_config(run.config, Path(run.config["gradients"]))
+
+
+def _blur(run: Run) -> None:
+    from .stages import blur as stage
+
+    run.results["blur"] = stage.run(run.config)
+    save_config(run.config, Path(run.config["blurred"]))
+
+
+def _train(run: Run) -> None:
+    from . import training
+
+    run.results["train"] = training.run(run.config, run.ensure_run_dir())
+
+
+def _test(run: Run) -> None:
+    from . import evaluation
+
+    run.results["test"] = evaluation.run(run.config, run.ensure_run_dir(), run.results.get("train"))
+
+
+def _video(run: Run) -> None:
+    from . import video
+
+    run.results["video"] = video.run(run.config, run.ensure_run_dir())
+
+
+STAGES: dict[str, Callable[[Run], None]] = {
+    "format": _format,
+    "align": _align,
+    "gradient": _gradient,
+    "blur": _blur,
+    "train": _train,
+    "test": _test,
+    "video": _video,
+}
+
+
+def run_pipeline(config: dict[str, Any]) -> Run:
+    """Run each stage whose switch is on, in the fixed order."""
+    run = Run(config)
+    chosen = [name for name in STAGE_ORDER if config[name]]
+    if not chosen:
+        say("no stage is switched on; set one of " + ", ".join(STAGE_ORDER) + " to true")
+    for name in chosen:
+        say(f"[{name}]")
+        start = time.perf_counter()
+        STAGES[name](run)
+        say(f"  {name} took {time.perf_counter() - start:.1f} s")
+    if run.run_dir is not None:
+        say(f"run folder: {run.run_dir}")
+        say(f"compare runs: tensorboard --logdir {config['runs_dir']}")
+    return run

@@ -1,0 +1,1 @@
+"""The preprocessing stages; each reads the previous stage's folder and writes its own."""

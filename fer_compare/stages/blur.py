@@ -1,0 +1,43 @@
+"""blur: Gaussian blur of a stage's images (the thesis names the stage without describing it)."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from ..files import ImageError, read_gray, write_image
+from ..records import Record, Reject, read_manifest
+from .runner import StageResult, prepare_output, run_stage
+
+
+class BlurStep:
+    """cv2.GaussianBlur with blur_options.ksize and sigma (0: derived from ksize by OpenCV)."""
+
+    def __init__(self, config: dict[str, Any], out: Path) -> None:
+        self.ksize = config["blur_options"]["ksize"]
+        self.sigma = float(config["blur_options"]["sigma"])
+        self.out = out
+
+    def __call__(self, record: Record) -> Record | Reject:
+        try:
+            gray = read_gray(record.path)
+        except ImageError as e:
+            return Reject(record.source, str(e), record.key, record.emotion, record.subject)
+        path = self.out / f"{record.key}.png"
+        write_image(path, cv2.GaussianBlur(gray, (self.ksize, self.ksize), self.sigma))
+        return record.at(path)
+
+
+def run(config: dict[str, Any]) -> StageResult:
+    source_key = config["blur_options"]["source"]
+    src, out = Path(config[source_key]), Path(config["blurred"])
+    prepare_output(out, "blurred", [(source_key, src)])
+    records = read_manifest(src, source_key)
+    return run_stage(
+        "blur", records, out, partial(BlurStep, config, out),
+        outputs=lambda r: ([out / f"{r.key}.png"], [Path(r.path)]),
+        workers=config["workers"], settings=config["blur_options"],
+    )

@@ -1,0 +1,428 @@
+"""The train stage: compiled steps under a tf.distribute strategy, the stopping rule, checkpoints, TensorBoard."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from .checkpoints import check_compatible, export_saved_model, restore, write_description
+from .config import model_config
+from .data import ModelData, load_model_data
+from .errors import UserError
+from .input import InputPipeline
+from .nn.adam import Adam
+from .nn.losses import LOSSES
+from .nn.models import EmotionModel, build_model, count_parameters
+from .progress import say
+from .splits import Split, make_split, warn_missing_classes
+
+
+class TrainingInterrupted(UserError):
+    """Ctrl-C during training: a checkpoint was saved."""
+
+    exit_code = 130
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite; the last good checkpoint was kept."""
+
+
+class StoppingRule:
+    """The thesis's rule: every `check_every`-th epoch (epoch % 4 == 0, 0-based), stop if the validation
+    loss rose by >= `min_increase` since the previous check; otherwise remember it."""
+
+    def __init__(self, check_every: int = 4, min_increase: float = 0.03, min_epochs: int = 0) -> None:
+        self.check_every = check_every
+        self.min_increase = min_increase
+        self.min_epochs = min_epochs
+        self.previous = tf.Variable(math.inf, trainable=False, dtype=tf.float64, name="previous_check_loss")
+
+    def should_stop(self, epoch: int, validation_loss: float) -> bool:
+        if epoch % self.check_every != 0:
+            return False
+        previous = float(self.previous.numpy())
+        if epoch + 1 > self.min_epochs and validation_loss - previous >= self.min_increase:
+            return True
+        self.previous.assign(validation_loss)
+        return False
+
+
+def get_strategy(config: dict[str, Any]) -> tf.distribute.Strategy:
+    """The default strategy, or MirroredStrategy over the visible GPUs (CPUs when there are none)."""
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)  # the thesis's 4 GB card ran out
+        except RuntimeError:
+            pass  # already initialised in this process
+    if config["distribute"] == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def describe_devices(strategy: tf.distribute.Strategy) -> str:
+    gpus = tf.config.list_physical_devices("GPU")
+    where = f"{len(gpus)} GPU(s)" if gpus else "CPU"
+    return f"{where}, {strategy.num_replicas_in_sync} replica(s), strategy {type(strategy).__name__}"
+
+
+@dataclass
+class TrainResult:
+    """What training one model produced."""
+
+    kind: str
+    classes: list[str]
+    history: list[dict[str, float]]
+    best_epoch: int
+    best_validation_loss: float
+    best_validation_accuracy: float
+    stopped: str
+    folder: Path
+    n_train: int
+    n_validation: int
+    parameters: int
+    seconds: float
+    samples_per_second: float
+    hyperparameters: dict[str, Any]
+    export: Path | None = None
+    trainer: Trainer | None = field(default=None, repr=False)
+
+
+class Trainer:
+    """Owns one model, its optimizer, its compiled steps and its checkpoints."""
+
+    def __init__(self, kind: str, config: dict[str, Any], data: ModelData, split: Split, folder: Path,
+                 summaries: bool = True) -> None:
+        self.kind = kind
+        self.config = config
+        self.data = data
+        self.split = split
+        self.folder = folder
+        self.hyper = model_config(config, kind)
+        self.seed = int(config["seed"])
+        tf.random.set_seed(self.seed)
+        self.strategy = get_strategy(config)
+        self.compute_dtype = tf.bfloat16 if config["mixed_precision"] else tf.float32
+        self.loss_fn = LOSSES[config["loss"]]
+        with self.strategy.scope():
+            self.model: EmotionModel = build_model(kind, data.classes, self.hyper, self.seed)
+            if kind == "landmark_fnn" and self.hyper["standardize"] and len(split.train):
+                self.model.set_standardization(data.x[split.train])
+            self.optimizer = Adam(self.model.trainable_variables, self.hyper["learning_rate"])
+            self.epoch = tf.Variable(-1, trainable=False, dtype=tf.int64, name="epoch")  # last finished epoch
+            self.best_loss = tf.Variable(math.inf, trainable=False, dtype=tf.float64, name="best_validation_loss")
+            s = config["stopping"]
+            self.rule = StoppingRule(s["check_every"], s["min_increase"], s["min_epochs"])
+        self.pipeline = InputPipeline(kind, self.hyper["batch_size"], self.seed, config["augment"])
+        self.checkpoint = tf.train.Checkpoint(
+            model=self.model, optimizer=self.optimizer, epoch=self.epoch, best_validation_loss=self.best_loss,
+            previous_check_loss=self.rule.previous)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, str(folder / "checkpoints"), max_to_keep=2)
+        self.best = tf.train.CheckpointManager(tf.train.Checkpoint(model=self.model), str(folder / "best"),
+                                               max_to_keep=1, checkpoint_name="best")
+        write_description(folder / "checkpoints", self.model, self.hyper)
+        write_description(folder / "best", self.model, self.hyper)
+        self.summaries = summaries
+        self._build_steps()
+
+    # --- compiled steps -------------------------------------------------------------------
+    def _build_steps(self) -> None:
+        model, optimizer, loss_fn, dtype = self.model, self.optimizer, self.loss_fn, self.compute_dtype
+        replicas = self.strategy.num_replicas_in_sync
+        seed = self.seed
+
+        def train_replica(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+            with tf.GradientTape() as tape:
+                step_seed = tf.stack([tf.constant(seed, tf.int64), optimizer.iterations])
+                logits = tf.cast(model(tf.cast(x, dtype), training=True, seed=step_seed), tf.float32)
+                loss = loss_fn(logits, y) + model.regularization()
+            grads = tape.gradient(loss, model.trainable_variables)
+            if replicas > 1:
+                grads = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.MEAN, grads)
+            optimizer.apply(grads)
+            return loss
+
+        def eval_replica(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            logits = tf.cast(model(tf.cast(x, dtype), training=False), tf.float32)
+            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
+            if self.config["loss"] != "cross_entropy":
+                losses = tf.fill(tf.shape(y), loss_fn(logits, y))
+            return losses, logits
+
+        jit = bool(self.hyper["jit_compile"]) and replicas == 1
+        if replicas == 1:
+            # The pipeline's element spec (batch dimension None) as the signature: one trace serves
+            # every dataset and the short last batch.
+            spec = list(self.pipeline.element_spec(self.data.x))
+            self.train_step = tf.function(train_replica, jit_compile=jit, input_signature=spec)
+            self.eval_step = tf.function(eval_replica, jit_compile=jit, input_signature=spec)
+        else:
+            strategy = self.strategy
+
+            def train_step(x: Any, y: Any) -> tf.Tensor:
+                per_replica = strategy.run(train_replica, (x, y))
+                return strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None)
+
+            def eval_step(x: Any, y: Any) -> tuple[tf.Tensor, tf.Tensor]:
+                losses, logits = strategy.run(eval_replica, (x, y))
+                return (tf.concat(strategy.experimental_local_results(losses), 0),
+                        tf.concat(strategy.experimental_local_results(logits), 0))
+
+            self.train_step = tf.function(train_step, reduce_retracing=True)
+            self.eval_step = tf.function(eval_step, reduce_retracing=True)
+
+    def _dataset(self, index: np.ndarray, training: bool, epoch: int = 0) -> Any:
+        ds = self.pipeline.dataset(self.data.x[index], self.data.y[index], training, epoch)
+        if self.strategy.num_replicas_in_sync > 1:
+            return self.strategy.experimental_distribute_dataset(ds)
+        return ds
+
+    def evaluate(self, index: np.ndarray) -> tuple[float, float, np.ndarray]:
+        """Mean loss, accuracy and probabilities [N, classes] on data.x[index], in inference mode."""
+        if len(index) == 0:
+            return math.nan, math.nan, np.zeros((0, len(self.data.classes)), np.float32)
+        losses, logits = [], []
+        for x, y in self._dataset(index, training=False):
+            batch_losses, batch_logits = self.eval_step(x, y)
+            losses.append(batch_losses.numpy())
+            logits.append(batch_logits.numpy())
+        logits_all = np.concatenate(logits)
+        probs = tf.nn.softmax(logits_all).numpy()
+        accuracy = float((probs.argmax(1) == self.data.y[index]).mean())
+        return float(np.concatenate(losses).mean()), accuracy, probs
+
+    # --- checkpoints ------------------------------------------------------------------------
+    def resume_from(self, folder: Path, key: str) -> None:
+        """Restore model, optimizer, epoch and stopping state from a checkpoint folder (or prefix)."""
+        path = tf.train.latest_checkpoint(str(folder)) if folder.is_dir() else str(folder)
+        desc_folder = folder if folder.is_dir() else folder.parent
+        if not path:
+            raise UserError(f"{key}: no checkpoint in {folder}")
+        check_compatible(desc_folder, self.model, key)
+        restore(self.checkpoint, path, key)
+        say(f"  {self.kind}: resumed from {path} after epoch {int(self.epoch.numpy())}")
+
+    # --- the loop ---------------------------------------------------------------------------
+    def fit(self) -> TrainResult:
+        h = self.hyper
+        train_idx, val_idx = self.split.train, self.split.validation
+        if len(train_idx) == 0:
+            raise UserError(f"split: no training photos left for {self.kind}")
+        val_for_rule = val_idx if len(val_idx) else train_idx  # no validation set: watch training loss
+        writers = self._writers() if self.summaries else None
+        history: list[dict[str, float]] = []
+        start_epoch = int(self.epoch.numpy()) + 1
+        stopped = f"reached max_epochs ({h['max_epochs']})"
+        best_epoch, best_acc = -1, math.nan
+        t0 = time.perf_counter()
+        seen = 0
+        train_seconds = 0.0
+        if writers:
+            self._log_start(writers)
+        if self.manager.latest_checkpoint is None:
+            self.manager.save()  # the initial weights: a "last good" state even if epoch 0 diverges
+        try:
+            for epoch in range(start_epoch, h["max_epochs"]):
+                e0 = time.perf_counter()
+                losses = []
+                for x, y in self._dataset(train_idx, training=True, epoch=epoch):
+                    if writers and epoch == start_epoch and not losses:
+                        tf.summary.trace_on(graph=True, profiler=False)
+                    losses.append(float(self.train_step(x, y)))
+                    if writers and epoch == start_epoch and len(losses) == 1:
+                        with writers["train"].as_default():
+                            tf.summary.trace_export(name=f"{self.kind}_train_step", step=0)
+                seen += len(train_idx)
+                train_seconds += time.perf_counter() - e0
+                train_loss = float(np.mean(losses))
+                if not math.isfinite(train_loss):
+                    self._diverged(epoch)
+                val_loss, val_acc, _ = self.evaluate(val_for_rule)
+                if not math.isfinite(val_loss):
+                    self._diverged(epoch)
+                row = {"epoch": epoch, "train_loss": train_loss, "validation_loss": val_loss,
+                       "validation_accuracy": val_acc, "learning_rate": float(self.optimizer.learning_rate.numpy()),
+                       "seconds": time.perf_counter() - e0}
+                history.append(row)
+                self.epoch.assign(epoch)
+                if val_loss < float(self.best_loss.numpy()):
+                    self.best_loss.assign(val_loss)
+                    self.best.save(checkpoint_number=epoch)
+                    best_epoch, best_acc = epoch, val_acc
+                self.manager.save()
+                if writers:
+                    self._log_epoch(writers, row, epoch, final=False)
+                say(f"  {self.kind} epoch {epoch:3d}: train loss {train_loss:.4f}  validation loss {val_loss:.4f}"
+                    f"  accuracy {val_acc:.3f}  ({row['seconds']:.1f} s)")
+                if self.rule.should_stop(epoch, val_loss):
+                    stopped = (f"validation loss rose by >= {self.rule.min_increase} since the check "
+                               f"{self.rule.check_every} epochs earlier (epoch {epoch})")
+                    break
+        except KeyboardInterrupt:
+            path = self.manager.save()
+            raise TrainingInterrupted(f"interrupted: {self.kind} checkpoint saved to {path}; "
+                                      f"resume with train_existing_model: true") from None
+        # Restore the best validation weights before anything uses the model.
+        if self.best.latest_checkpoint:
+            tf.train.Checkpoint(model=self.model).restore(self.best.latest_checkpoint).expect_partial()
+            best_epoch = best_epoch if best_epoch >= 0 else int(self.best.latest_checkpoint.rsplit("-", 1)[-1])
+        if math.isnan(best_acc):
+            _, best_acc, _ = self.evaluate(val_for_rule)
+        result = TrainResult(
+            kind=self.kind, classes=self.data.classes, history=history, best_epoch=best_epoch,
+            best_validation_loss=float(self.best_loss.numpy()), best_validation_accuracy=best_acc, stopped=stopped,
+            folder=self.folder, n_train=len(train_idx), n_validation=len(val_idx),
+            parameters=count_parameters(self.model), seconds=time.perf_counter() - t0,
+            samples_per_second=seen / train_seconds if train_seconds else math.nan, hyperparameters=h, trainer=self,
+        )
+        if writers:
+            self._log_end(writers, result)
+        say(f"  {self.kind}: {stopped}; best epoch {best_epoch}, validation loss {result.best_validation_loss:.4f}, "
+            f"accuracy {best_acc:.3f}; {result.samples_per_second:.0f} samples/s")
+        return result
+
+    def _diverged(self, epoch: int) -> None:
+        last = self.manager.latest_checkpoint
+        if last:
+            restore(self.checkpoint, last, "checkpoint")
+            kept = f"kept the last good checkpoint {last}"
+        else:
+            kept = "no good checkpoint existed yet"
+        raise TrainingDiverged(f"nn.{self.kind}: the loss became NaN or infinite in epoch {epoch} "
+                               f"(learning rate {self.hyper['learning_rate']} too high?); {kept}")
+
+    # --- TensorBoard --------------------------------------------------------------------------
+    def _writers(self) -> dict[str, Any]:
+        return {name: tf.summary.create_file_writer(str(self.folder / name)) for name in ("train", "validation")}
+
+    def _log_start(self, writers: dict[str, Any]) -> None:
+        from tensorboard.plugins.hparams import api as hp
+
+        with writers["validation"].as_default():
+            trial = f"{self.folder.parent.name}/{self.kind}"
+            hp.hparams(hparams_of(self.kind, self.hyper, self.config), trial_id=trial)
+            sample = self.data.x[self.split.train[:6]]
+            tf.summary.image("inputs as the network sees them", _as_images(self.kind, sample, self.model),
+                             step=0, max_outputs=6)
+            self._histograms(0)
+            tf.summary.text("model", json.dumps({"kind": self.kind, "classes": self.data.classes,
+                                                 "parameters": count_parameters(self.model)}), step=0)
+
+    def _histograms(self, step: int) -> None:
+        for v in self.model.trainable_variables:
+            tf.summary.histogram(v.name.replace(":0", ""), v, step=step)
+
+    def _log_epoch(self, writers: dict[str, Any], row: dict[str, float], epoch: int, final: bool) -> None:
+        with writers["train"].as_default():
+            tf.summary.scalar("loss", row["train_loss"], step=epoch)
+            tf.summary.scalar("learning_rate", row["learning_rate"], step=epoch)
+        with writers["validation"].as_default():
+            tf.summary.scalar("loss", row["validation_loss"], step=epoch)
+            tf.summary.scalar("accuracy", row["validation_accuracy"], step=epoch)
+
+    def _log_end(self, writers: dict[str, Any], result: TrainResult) -> None:
+        with writers["validation"].as_default():
+            self._histograms(max(result.best_epoch, 0) + 1)
+            tf.summary.scalar("best/loss", result.best_validation_loss, step=0)
+            tf.summary.scalar("best/accuracy", result.best_validation_accuracy, step=0)
+            tf.summary.scalar("best/epoch", result.best_epoch, step=0)
+        for w in writers.values():
+            w.flush()
+
+
+def hparams_of(kind: str, hyper: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """Flat scalar hyperparameters for the TensorBoard hparams plugin."""
+    out: dict[str, Any] = {"model": kind, "split": config["split"]["method"], "loss": config["loss"],
+                           "augment": bool(config["augment"]["enabled"]), "seed": int(config["seed"])}
+    for k, v in hyper.items():
+        if isinstance(v, bool) or isinstance(v, (int, float, str)):
+            out[k] = v
+        elif isinstance(v, list):
+            out[k] = "x".join(map(str, v))
+    return out
+
+
+def _as_images(kind: str, x: np.ndarray, model: EmotionModel) -> np.ndarray:
+    """Network inputs as [k, H, W, 1] images in 0..1 (landmark features standardised, as a 4x42 strip)."""
+    if kind == "landmark_fnn":
+        z = (x - model.feature_mean.numpy()) / model.feature_std.numpy()
+        z = np.clip((z + 3) / 6, 0, 1)
+        return np.repeat(np.repeat(z, 8, axis=1), 4, axis=2)[..., None].astype(np.float32)
+    return (x.astype(np.float32) / 255.0)[..., None]
+
+
+def export_path(config: dict[str, Any], kind: str) -> Path:
+    return Path(config["model_to_save"]) / kind
+
+
+def check_exports_allowed(config: dict[str, Any]) -> None:
+    """Refuse before training, not after, when an export would replace an existing model."""
+    if not config["save"]:
+        return
+    for kind in config["models"]:
+        path = export_path(config, kind)
+        if path.exists() and not config["overwrite"]:
+            raise UserError(f"model_to_save: {path} already exists; choose another path or set overwrite: true")
+
+
+def find_resume_folder(config: dict[str, Any], kind: str, run_dir: Path) -> Path:
+    """Where train_existing_model resumes from: model_to_load, else the newest earlier run with a checkpoint."""
+    key = "model_to_load"
+    if config[key]:
+        base = Path(config[key])
+        if not base.exists() and not Path(str(base) + ".index").exists():
+            raise UserError(f"{key}: {base} does not exist")
+        for candidate in (base / kind / "checkpoints", base / "checkpoints", base):
+            if candidate.is_dir() and tf.train.latest_checkpoint(str(candidate)):
+                return candidate
+        if Path(str(base) + ".index").exists():
+            return base
+        raise UserError(f"{key}: no {kind} checkpoint in {base}")
+    runs = sorted((p for p in Path(config["runs_dir"]).glob(f"*/{kind}/checkpoints")
+                   if p.parent.parent != run_dir and tf.train.latest_checkpoint(str(p))),
+                  key=lambda p: p.stat().st_mtime)
+    if not runs:
+        raise UserError(f"train_existing_model: no earlier {kind} checkpoint under {config['runs_dir']}; "
+                        f"set model_to_load")
+    return runs[-1]
+
+
+def train_model(kind: str, config: dict[str, Any], data: ModelData, split: Split, folder: Path,
+                summaries: bool = True, resume: Path | None = None) -> TrainResult:
+    """Build, (resume,) fit and return one model."""
+    trainer = Trainer(kind, config, data, split, folder, summaries)
+    if resume is not None:
+        trainer.resume_from(resume, "model_to_load" if config["model_to_load"] else "train_existing_model")
+    return trainer.fit()
+
+
+def run(config: dict[str, Any], run_dir: Path) -> dict[str, TrainResult]:
+    """The train stage: every model in `models` on its data, split as configured; export when `save`."""
+    check_exports_allowed(config)
+    strategy = get_strategy(config)
+    say(f"  devices: {describe_devices(strategy)}")
+    results: dict[str, TrainResult] = {}
+    for kind in config["models"]:
+        data = load_model_data(config, kind)
+        s = config["split"]
+        split = make_split(data.subjects, data.parts, s["method"], s["validation_fraction"], s["test_fraction"],
+                           s["seed"])
+        warn_missing_classes(split, data.y, data.classes, kind)
+        say(f"  {kind}: {len(data)} examples from {data.source}, classes {data.classes}; "
+            f"train {len(split.train)} / validation {len(split.validation)} / test {len(split.test)} "
+            f"({len(set(data.subjects[split.train]))}/{len(set(data.subjects[split.validation]))}/"
+            f"{len(set(data.subjects[split.test]))} subjects)")
+        resume = find_resume_folder(config, kind, run_dir) if config["train_existing_model"] else None
+        result = train_model(kind, config, data, split, run_dir / kind, resume=resume)
+        if config["save"]:
+            result.export = export_saved_model(result.trainer.model, export_path(config, kind), result.hyperparameters)
+            say(f"  {kind}: exported SavedModel to {result.export}")
+        results[kind] = result
+    return results

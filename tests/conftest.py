@@ -1,0 +1,58 @@
+"""Shared fixtures: the real photos (London set, public-domain faces) and small trees built from them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parents[1]
+LONDON = ROOT.parent / "shared" / "datasets" / "frl-london"
+
+
+@pytest.fixture(scope="session")
+def london() -> Path:
+    """The Face Research Lab London set (102 subjects, neutral and happy), read in place."""
+    if not (LONDON / "neutral").is_dir():
+        pytest.skip(f"the London set is not at {LONDON} (see ../shared/datasets/README.md)")
+    return LONDON
+
+
+@pytest.fixture(scope="session")
+def london_subset(london: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Class folders with 12 London subjects (24 photos), copied to a temporary folder."""
+    out = tmp_path_factory.mktemp("london_subset")
+    subjects = sorted(p.name[:3] for p in (london / "neutral").glob("*.jpg"))[:12]
+    for emotion, take in (("neutral", "03"), ("happy", "08")):
+        (out / emotion).mkdir()
+        for s in subjects:
+            src = london / emotion / f"{s}_{take}.jpg"
+            if src.exists():
+                shutil.copy(src, out / emotion / src.name)
+    return out
+
+
+@pytest.fixture(scope="session")
+def faces():
+    """Public-domain faces as BGR arrays: Grace Hopper (matplotlib) and Eileen Collins (scikit-image)."""
+    from fer_compare.face.template import public_domain_faces
+
+    return public_domain_faces()
+
+
+def stage_config(tmp: Path, raw: Path, **overrides) -> dict:
+    """A resolved config whose outputs all live under tmp."""
+    from fer_compare.config import load_config
+
+    sets = [f"raw_source={raw}", f"formatted={tmp / 'formatted'}", f"aligned={tmp / 'aligned'}",
+            f"gradients={tmp / 'gradients'}", f"blurred={tmp / 'blurred'}", f"runs_dir={tmp / 'runs'}",
+            f"model_to_save={tmp / 'models'}", "demo_set=false", "workers=1",
+            f"align_template={ROOT / 'templates' / 'template.png'}"]
+    import json
+
+    sets += [f"{k.replace('__', '.')}={json.dumps(v)}" for k, v in overrides.items()]
+    return load_config(None, sets)

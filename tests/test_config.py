@@ -1,0 +1,68 @@
+"""Config: defaults, overrides, and one clear error per mistake."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fer_compare.config import DEFAULTS, load_config, model_config, parse_override
+from fer_compare.errors import UserError
+
+
+def test_defaults_load_and_every_thesis_key_is_present():
+    config = load_config(None)
+    for key in ("train_source", "test_source", "raw_source", "formatted", "gradients", "blurred", "aligned",
+                "model_to_load", "model_to_save", "align_template", "save", "train", "train_existing_model",
+                "format", "align", "gradient", "blur", "test", "video", "learning_rate"):
+        assert key in config
+    assert config["image"]["size"] == [100, 100]
+    assert config["nn"]["input"] == [70, 70]
+
+
+def test_repository_parameters_json_equals_defaults(tmp_path):
+    from conftest import ROOT
+
+    assert json.loads((ROOT / "parameters.json").read_text()) == json.loads(json.dumps(DEFAULTS))
+
+
+def test_overrides_parse_json_or_string():
+    assert parse_override("format=true") == (["format"], True)
+    assert parse_override("image.size=[64,64]") == (["image", "size"], [64, 64])
+    assert parse_override("raw_source=/data/rafd") == (["raw_source"], "/data/rafd")
+    config = load_config(None, ["image.size=[64,64]", "nn.cnn.max_epochs=3", "raw_source=/x"])
+    assert config["image"]["size"] == [64, 64] and config["nn"]["cnn"]["max_epochs"] == 3
+    assert config["raw_source"] == "/x"
+
+
+def test_model_learning_rate_falls_back_to_the_thesis_key():
+    config = load_config(None, ["learning_rate=0.001", "nn.landmark_fnn.learning_rate=0.01"])
+    assert model_config(config, "cnn")["learning_rate"] == 0.001
+    assert model_config(config, "landmark_fnn")["learning_rate"] == 0.01
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"raw_sorce": "x"}', "did you mean 'raw_source'"),
+    ('{"image": {"sise": [1, 2]}}', "did you mean 'image.size'"),
+    ('{"train": "yes"}', "train: expected true or false"),
+    ('{"learning_rate": "fast"}', "learning_rate: expected a number"),
+    ('{"image": {"size": [100]}}', "image.size: expected 2 numbers"),
+    ('{"models": ["cnn", "lendmark_fnn"]}', "did you mean 'landmark_fnn'"),
+    ('{"split": {"method": "subjects"}}', "split.method"),
+    ('{"train_source": "a"}', "train_source and test_source go together"),
+    ('{"nn": {"cnn": {"dropout": 1.5}}}', "nn.cnn.dropout"),
+])
+def test_mistakes_are_named_by_key(tmp_path, text, message):
+    path = tmp_path / "p.json"
+    path.write_text(text)
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        load_config(path)
+
+
+def test_not_json_and_trailing_comma(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text('{"train": true,}')
+    with pytest.raises(UserError, match=r"p.json: not valid JSON \(line 1"):
+        load_config(path)
+    with pytest.raises(UserError, match="no such config file"):
+        load_config(tmp_path / "missing.json")

@@ -1,0 +1,70 @@
+"""Each hand-built layer against a NumPy reference on random inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from fer_compare.nn.initializers import constant, truncated_normal, xavier_uniform
+from fer_compare.nn.layers import BatchNorm, Conv2DMaxPool, Dense, Dropout
+
+rng = np.random.default_rng(0)
+
+
+def test_dense_matches_numpy_and_creates_variables_once():
+    layer = Dense(5, 3, "relu", seed=1)
+    x = rng.normal(size=(4, 5)).astype(np.float32)
+    want = np.maximum(x @ layer.w.numpy() + layer.b.numpy(), 0)
+    np.testing.assert_allclose(layer(tf.constant(x)).numpy(), want, rtol=1e-5, atol=1e-6)
+    layer(tf.constant(x))
+    assert len(layer.variables) == 2
+    assert layer.l2_loss().numpy() == np.float32((layer.w.numpy() ** 2).sum() / 2)
+
+
+def test_conv_then_pool_of_the_activated_output():
+    layer = Conv2DMaxPool(2, 3, kernel=3, seed=2)
+    x = rng.normal(size=(2, 7, 7, 2)).astype(np.float32)
+    w, b = layer.w.numpy(), layer.b.numpy()
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    conv = np.zeros((2, 7, 7, 3), np.float32)
+    for i in range(7):
+        for j in range(7):
+            conv[:, i, j, :] = np.einsum("nhwc,hwcf->nf", padded[:, i:i + 3, j:j + 3, :], w)
+    act = np.maximum(conv + b, 0)
+    act = np.pad(act, ((0, 0), (0, 1), (0, 1), (0, 0)), constant_values=-np.inf)  # SAME pooling: 7 -> 4
+    pooled = act.reshape(2, 4, 2, 4, 2, 3).max(axis=(2, 4))
+    np.testing.assert_allclose(layer(tf.constant(x)).numpy(), pooled, rtol=1e-4, atol=1e-5)
+
+
+def test_dropout_acts_only_while_training_and_keeps_the_mean():
+    layer = Dropout(0.5)
+    x = tf.ones([200, 100])
+    assert (layer(x, training=False).numpy() == 1).all()
+    y = layer(x, training=True, seed=tf.constant([1, 2], tf.int64)).numpy()
+    assert 0.4 < (y == 0).mean() < 0.6 and set(np.unique(y)) <= {0.0, 2.0}
+    again = layer(x, training=True, seed=tf.constant([1, 2], tf.int64)).numpy()
+    assert (y == again).all()  # stateless: the same seed draws the same mask
+
+
+def test_batch_norm_training_and_inference_modes():
+    bn = BatchNorm(4, momentum=0.9, epsilon=1e-3)
+    x = rng.normal(3.0, 2.0, size=(64, 4)).astype(np.float32)
+    y = bn(tf.constant(x), training=True).numpy()
+    want = (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-3)
+    np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(bn.moving_mean.numpy(), 0.1 * x.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), 0.9 + 0.1 * x.var(0), rtol=1e-5)
+    inference = bn(tf.constant(x), training=False).numpy()
+    want = (x - bn.moving_mean.numpy()) / np.sqrt(bn.moving_variance.numpy() + 1e-3)
+    np.testing.assert_allclose(inference, want, rtol=1e-4, atol=1e-4)
+
+
+def test_initializers_follow_the_thesis():
+    w = truncated_normal(0.05)([200, 200], 3).numpy()
+    assert abs(w.std() - 0.05 * 0.88) < 0.003 and np.abs(w).max() <= 0.1 + 1e-6  # truncated at 2 sigma
+    assert (constant(0.05)([3]).numpy() == np.float32(0.05)).all()
+    x = xavier_uniform()([300, 100], 4).numpy()
+    limit = np.sqrt(6 / 400)
+    assert np.abs(x).max() <= limit and np.abs(x).max() > 0.95 * limit
+    b = xavier_uniform()([8], 5).numpy()
+    assert np.abs(b).max() <= np.sqrt(3 / 8)  # TF1: fan_in = fan_out = 8 for a 1-D shape
