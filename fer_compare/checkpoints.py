@@ -69,6 +69,13 @@ class ServingModule(tf.Module):
 
 def export_saved_model(model: EmotionModel, folder: Path, hyper: dict[str, Any]) -> Path:
     """A SavedModel that plain tf.saved_model.load can use: signature 'serving_default' (inputs -> probabilities)."""
+    try:
+        return _export(model, folder, hyper)
+    except (OSError, tf.errors.OpError) as e:
+        raise UserError(f"model_to_save: cannot write {folder} ({getattr(e, 'strerror', None) or e})") from None
+
+
+def _export(model: EmotionModel, folder: Path, hyper: dict[str, Any]) -> Path:
     module = ServingModule(model)
     tmp = folder.with_name(folder.name + ".partial")
     if tmp.exists():
@@ -77,11 +84,17 @@ def export_saved_model(model: EmotionModel, folder: Path, hyper: dict[str, Any])
         shutil.rmtree(tmp)
     tf.saved_model.save(module, str(tmp), signatures={"serving_default": module.serve})
     write_description(tmp, model, hyper)
-    if folder.exists():  # only reached with overwrite: true
+    if folder.exists():  # only reached with overwrite: true; the old model goes only once the new is whole
         import shutil
 
-        shutil.rmtree(folder)
-    tmp.rename(folder)
+        old = folder.with_name(folder.name + ".old")
+        if old.exists():
+            shutil.rmtree(old)
+        folder.rename(old)
+        tmp.rename(folder)
+        shutil.rmtree(old)
+    else:
+        tmp.rename(folder)
     return folder
 
 
@@ -100,6 +113,9 @@ class LoadedModel:
         self.kind = self.description["kind"]
         self.classes = list(self.description["classes"])
         self.input_shape = list(self.description["input_shape"])
+        # Trainable weights only: batch-norm statistics and feature scaling are not learned by gradient.
+        self.parameters = int(sum(np.prod(shape) for name, shape in self.description["variables"].items()
+                                  if not any(k in name for k in ("moving_", "feature_mean", "feature_std"))))
         self._serve = self._module.signatures["serving_default"]
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ _MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
         "batch_size": 32, "max_epochs": 60, "learning_rate": None, "dropout": 0.0,
         "l2": 0.0, "hidden": [12000, 4900],
         "emotions": ["neutral", "happy", "sad", "angry", "disgusted", "surprised"],
-        "source": "gradients", "jit_compile": True,
+        "source": "gradients", "jit_compile": True, "layerwise_updates": True,
     },
 }
 
@@ -118,6 +118,7 @@ HELP: dict[str, str] = {
     "gradient_options.negative": "Laplacian's negative half: abs (keep as magnitude) or clip (thesis: drop)",
     "workers": "processes for preprocessing",
     "models": "which of cnn, landmark_fnn, gradient_fnn the train and test stages run",
+    "nn.gradient_fnn.layerwise_updates": "update each layer as soon as its gradient exists (less memory)",
     "nn.cnn.dropout": "one rate, or [after flatten, after batch norm]; see docs/THESIS_NOTES.md",
     "split.method": "subject (no subject on both sides) or random (thesis reproduction)",
     "evaluation.folds": "subject-disjoint K-fold cross-validation in the test stage (1: off)",
@@ -198,6 +199,8 @@ def _check(value: Any, default: Any, path: str) -> Any:
         if path in _CHOICES and value not in _CHOICES[path]:
             raise UserError(f"{path}: {value!r} is not one of {sorted(_CHOICES[path])}")
     elif isinstance(default, list):
+        if leaf == "dropout" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value
         if not isinstance(value, list):
             raise UserError(f"{path}: expected a list like {json.dumps(default)}, got {json.dumps(value)}")
         if default and all(isinstance(x, (int, float)) for x in default):
@@ -330,3 +333,13 @@ def save_config(config: dict[str, Any], folder: Path, name: str = "config.json")
     out = folder / name
     atomic_write_text(out, json.dumps(config, indent=2) + "\n")
     return out
+
+
+def default_parameters_json() -> str:
+    """DEFAULTS as the repository's parameters.json (lists of scalars kept on one line)."""
+    import re
+
+    text = json.dumps(DEFAULTS, indent=2)
+    return re.sub(r"\[\s*([^\[\]{}]*?)\s*\]",
+                  lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]" if m.group(1).strip()
+                  else "[]", text) + "\n"

@@ -74,7 +74,11 @@ def choose_classes(config: dict[str, Any], kind: str, records: list[Record]) -> 
     present = {r.emotion for r in records}
     wanted = config["nn"][kind]["emotions"]
     if wanted is None:
-        return [e for e in EMOTIONS if e in present]
+        classes = [e for e in EMOTIONS if e in present]
+        if len(classes) < 2:
+            raise UserError(f"nn.{kind}.emotions: the data has photos of {classes} only; a classifier needs two "
+                            f"emotions or more")
+        return classes
     wanted = resolve_classes(wanted, f"nn.{kind}.emotions")
     empty = [e for e in wanted if e not in present]
     if empty:

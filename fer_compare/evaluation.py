@@ -83,8 +83,7 @@ def evaluate_single(config: dict[str, Any], kind: str, trained: TrainResult | No
         raise UserError(f"model_to_load: the {kind} model knows {model.classes}, the data has {data.classes}")
     split = _held_out(_split_for(config, data), kind)
     probs = model.predict(to_network_input(kind, data.x[split.test]))
-    params = 0
-    return _evaluation(kind, data, [_fold_result(0, data, split, probs, None)], params)
+    return _evaluation(kind, data, [_fold_result(0, data, split, probs, None)], model.parameters)
 
 
 def load_trained(config: dict[str, Any], kind: str) -> LoadedModel:
@@ -168,6 +167,10 @@ def run(config: dict[str, Any], run_dir: Path, trained: dict[str, TrainResult] |
         "description": f"{protocol_name}; {n_subjects} subjects, {photos} photos, {len(tested)} subjects tested; "
                        f"validation photos for early stopping come from the training side, never the test side",
     }
+    if (Path(config["raw_source"]) / ".fer_compare_demo").exists() and not config["train_source"]:
+        protocol["description"] = ("SYNTHETIC demo set (posed by warping two public-domain faces; it shows the "
+                                   "pipeline works, not how well real emotions are recognised): "
+                                   + protocol["description"])
     comparison = write_report(run_dir, config, evaluations, preprocessing_summary(config), protocol)
     for kind, e in evaluations.items():
         accs = [float((f.y_true == f.y_pred).mean()) for f in e.folds if len(f.y_true)]

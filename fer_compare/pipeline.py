@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import save_config
+from .errors import UserError
 from .progress import say
 
 STAGE_ORDER = ("format", "align", "gradient", "blur", "train", "test", "video")
@@ -31,9 +32,12 @@ class Run:
             while path.exists():  # two invocations in the same second never share a folder
                 n += 1
                 path = base.with_name(f"{base.name}.{n}")
-            path.mkdir(parents=True)
+            try:
+                path.mkdir(parents=True)
+                save_config(self.config, path)
+            except OSError as e:
+                raise UserError(f"runs_dir: cannot write to {path.parent} ({e.strerror})") from None
             self.run_dir = path
-            save_config(self.config, path)
         return self.run_dir
 
 
@@ -100,11 +104,16 @@ def run_pipeline(config: dict[str, Any]) -> Run:
     chosen = [name for name in STAGE_ORDER if config[name]]
     if not chosen:
         say("no stage is switched on; set one of " + ", ".join(STAGE_ORDER) + " to true")
+    preprocessing = [name for name in chosen if name in ("format", "align", "gradient", "blur")]
     for name in chosen:
         say(f"[{name}]")
         start = time.perf_counter()
         STAGES[name](run)
         say(f"  {name} took {time.perf_counter() - start:.1f} s")
+        if preprocessing and name == preprocessing[-1]:
+            from .stages.runner import close_pool
+
+            close_pool()  # free the preprocessing workers before training starts
     if run.run_dir is not None:
         say(f"run folder: {run.run_dir}")
         say(f"compare runs: tensorboard --logdir {config['runs_dir']}")

@@ -18,6 +18,7 @@ from .data import ModelData, load_model_data
 from .errors import UserError
 from .input import InputPipeline
 from .nn.adam import Adam
+from .nn.layerwise import layerwise_train_step
 from .nn.losses import LOSSES
 from .nn.models import EmotionModel, build_model, count_parameters
 from .progress import say
@@ -138,7 +139,13 @@ class Trainer:
         replicas = self.strategy.num_replicas_in_sync
         seed = self.seed
 
+        layerwise = (self.kind == "gradient_fnn" and self.hyper["layerwise_updates"] and replicas == 1
+                     and dtype == tf.float32)
+
         def train_replica(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+            if layerwise:
+                step_seed = tf.stack([tf.constant(seed, tf.int64), optimizer.iterations])
+                return layerwise_train_step(model, optimizer, x, y, loss_fn, step_seed)
             with tf.GradientTape() as tape:
                 step_seed = tf.stack([tf.constant(seed, tf.int64), optimizer.iterations])
                 logits = tf.cast(model(tf.cast(x, dtype), training=True, seed=step_seed), tf.float32)
@@ -206,7 +213,13 @@ class Trainer:
         if not path:
             raise UserError(f"{key}: no checkpoint in {folder}")
         check_compatible(desc_folder, self.model, key)
+        best = tf.train.latest_checkpoint(str(desc_folder.parent / "best"))
+        if best:  # carry the earlier run's best weights over, so "restore the best" still can
+            restore(tf.train.Checkpoint(model=self.model), best, key)
+            self.best.save(checkpoint_number=int(best.rsplit("-", 1)[-1]))
         restore(self.checkpoint, path, key)
+        # The configured rate wins over the checkpoint's: resuming is how one retries with another rate.
+        self.optimizer.learning_rate.assign(self.hyper["learning_rate"])
         say(f"  {self.kind}: resumed from {path} after epoch {int(self.epoch.numpy())}")
 
     # --- the loop ---------------------------------------------------------------------------
@@ -316,8 +329,12 @@ class Trainer:
                                                  "parameters": count_parameters(self.model)}), step=0)
 
     def _histograms(self, step: int) -> None:
+        # tf.summary.histogram's bucketing costs ~240 bytes per value: a strided sample of at most
+        # 100k values per variable keeps the 58.8 M-weight layers from needing gigabytes.
         for v in self.model.trainable_variables:
-            tf.summary.histogram(v.name.replace(":0", ""), v, step=step)
+            values = tf.reshape(v, [-1])
+            stride = max(1, int(values.shape[0]) // 100_000)
+            tf.summary.histogram(v.name.replace(":0", ""), values[::stride], step=step)
 
     def _log_epoch(self, writers: dict[str, Any], row: dict[str, float], epoch: int, final: bool) -> None:
         with writers["train"].as_default():
@@ -370,6 +387,13 @@ def check_exports_allowed(config: dict[str, Any]) -> None:
         path = export_path(config, kind)
         if path.exists() and not config["overwrite"]:
             raise UserError(f"model_to_save: {path} already exists; choose another path or set overwrite: true")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            from .stages.runner import probe_write
+
+            probe_write(path.parent)
+        except OSError as e:
+            raise UserError(f"model_to_save: cannot write to {path.parent} ({e.strerror})") from None
 
 
 def find_resume_folder(config: dict[str, Any], kind: str, run_dir: Path) -> Path:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from fer_compare.config import DEFAULTS, load_config, model_config, parse_override
+from fer_compare.config import DEFAULTS, default_parameters_json, load_config, model_config, parse_override
 from fer_compare.errors import UserError
 
 
@@ -23,6 +23,7 @@ def test_defaults_load_and_every_thesis_key_is_present():
 def test_repository_parameters_json_equals_defaults(tmp_path):
     from conftest import ROOT
 
+    assert (ROOT / "parameters.json").read_text() == default_parameters_json()  # regenerate with that function
     assert json.loads((ROOT / "parameters.json").read_text()) == json.loads(json.dumps(DEFAULTS))
 
 

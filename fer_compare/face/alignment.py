@@ -7,7 +7,7 @@ import numpy as np
 
 
 def similarity_transform(template: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """The 2x3 matrix M with template ~ M applied to points... inverted: M maps template coords to points.
+    """The 2x3 similarity matrix M mapping template coordinates onto the photo's landmarks.
 
     This is the thesis's `transformation_from_points(template, points)`: warping with
     WARP_INVERSE_MAP through M pulls each template-frame pixel from the photo, so the photo

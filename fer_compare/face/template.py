@@ -35,11 +35,22 @@ def make_template(out: Path, size: tuple[int, int] = (100, 100)) -> Path:
     return out
 
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def resolve_template(path: Path | str) -> Path:
+    """A relative template path is looked up in the working folder, then in the project's folder."""
+    path = Path(path)
+    if not path.is_absolute() and not path.exists() and (PROJECT_ROOT / path).is_file():
+        return PROJECT_ROOT / path
+    return path
+
+
 class Template:
     """The template image and its 68 landmarks, found once."""
 
     def __init__(self, path: Path | str, predictor: LandmarkPredictor, size: tuple[int, int]) -> None:
-        path = Path(path)
+        path = resolve_template(path)
         if not path.is_file():
             raise UserError(f"align_template: {path} does not exist")
         try:

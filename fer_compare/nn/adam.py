@@ -22,16 +22,28 @@ class Adam(tf.Module):
             self.m = [tf.Variable(tf.zeros_like(v), trainable=False, name=f"m{i}") for i, v in enumerate(variables)]
             self.v = [tf.Variable(tf.zeros_like(v), trainable=False, name=f"v{i}") for i, v in enumerate(variables)]
         self._variables = list(variables)
+        self._index = {v.ref(): i for i, v in enumerate(self._variables)}
+
+    def powers(self) -> tuple[tf.Tensor, tf.Tensor]:
+        """beta1^t and beta2^t for the coming step t = iterations + 1."""
+        step = tf.cast(self.iterations + 1, tf.float32)
+        return tf.pow(tf.constant(self.beta1), step), tf.pow(tf.constant(self.beta2), step)
+
+    def update(self, var: tf.Variable, grad: tf.Tensor, powers: tuple[tf.Tensor, tf.Tensor]) -> tf.Operation:
+        """One variable's in-place update; call `finish_step` once all variables are updated."""
+        i = self._index[var.ref()]
+        return tf.raw_ops.ResourceApplyAdam(
+            var=var.handle, m=self.m[i].handle, v=self.v[i].handle,
+            beta1_power=powers[0], beta2_power=powers[1], lr=self.learning_rate,
+            beta1=tf.constant(self.beta1), beta2=tf.constant(self.beta2), epsilon=tf.constant(self.epsilon),
+            grad=tf.cast(grad, var.dtype), use_locking=False)
+
+    def finish_step(self) -> None:
+        self.iterations.assign_add(1)
 
     def apply(self, gradients: list[tf.Tensor]) -> None:
         """Update every variable in place from its gradient."""
-        step = tf.cast(self.iterations + 1, tf.float32)
-        beta1_power = tf.pow(tf.constant(self.beta1), step)
-        beta2_power = tf.pow(tf.constant(self.beta2), step)
-        for var, m, v, grad in zip(self._variables, self.m, self.v, gradients, strict=True):
-            tf.raw_ops.ResourceApplyAdam(
-                var=var.handle, m=m.handle, v=v.handle,
-                beta1_power=beta1_power, beta2_power=beta2_power, lr=self.learning_rate,
-                beta1=tf.constant(self.beta1), beta2=tf.constant(self.beta2), epsilon=tf.constant(self.epsilon),
-                grad=tf.cast(grad, var.dtype), use_locking=False)
-        self.iterations.assign_add(1)
+        powers = self.powers()
+        for var, grad in zip(self._variables, gradients, strict=True):
+            self.update(var, grad, powers)
+        self.finish_step()

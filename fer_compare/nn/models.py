@@ -30,7 +30,7 @@ class EmotionModel(tf.Module):
     def describe(self) -> dict[str, Any]:
         """What a checkpoint must match to be restored into this model."""
         return {
-            "kind": self.kind, "classes": self.classes, "input_shape": self.input_shape,
+            "kind": self.kind, "classes": list(self.classes), "input_shape": list(self.input_shape),
             "variables": {v.name: v.shape.as_list() for v in self.variables},
         }
 

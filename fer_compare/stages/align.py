@@ -11,7 +11,7 @@ import numpy as np
 from ..face.alignment import FaceAligner
 from ..face.features import landmark_features
 from ..face.landmarks import LandmarkPredictor, find_landmark_model
-from ..face.template import Template
+from ..face.template import Template, resolve_template
 from ..files import ImageError, read_gray, write_array, write_image
 from ..records import Record, Reject, read_manifest
 from .runner import StageResult, prepare_output, run_stage
@@ -62,7 +62,7 @@ def run(config: dict[str, Any]) -> StageResult:
     find_landmark_model(config["landmark_model"])  # fail early with one line, before workers start
     Template(config["align_template"], LandmarkPredictor(config["landmark_model"]), tuple(config["image"]["size"]))
     records = read_manifest(src, "formatted")
-    template = Path(config["align_template"])
+    template = resolve_template(config["align_template"])
     return run_stage(
         "align", records, out, partial(FaceAlignerStep, config, out),
         outputs=lambda r: ([out / f"{r.key}.png", out / f"{r.key}.npz"], [Path(r.path), template]),

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import json
 import multiprocessing as mp
+import os
+import pickle
+import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,20 +22,49 @@ from ..records import MANIFEST, Record, Reject, write_manifest, write_rejects
 
 MARKER = ".fer_compare_stage"
 
-# Worker-process state: each worker builds its processor once (dlib and Haar models are not picklable).
-_processor: Any = None
+# Worker-process state: each worker builds a stage's processor once, on its first photo of
+# that stage (dlib's and OpenCV's models cannot be pickled and take 0.5 s to load).
+_processors: dict[str, Any] = {}
+_shared_pool: Any = None
+_shared_workers = 0
 
 
-def _init_worker(factory: Callable[[], Any]) -> None:
-    global _processor
+def _init_worker() -> None:
     import cv2
 
     cv2.setNumThreads(1)  # one process per core; OpenCV's own threads would oversubscribe
-    _processor = factory()
 
 
-def _work(record: Record) -> Record | Reject:
-    return _processor(record)
+def _work(task: tuple[str, Callable[[], Any], Record]) -> Record | Reject:
+    name, factory, record = task
+    processor = _processors.get(name)
+    if processor is None:
+        processor = _processors[name] = factory()
+    return processor(record)
+
+
+def _pool(workers: int) -> Any:
+    """One pool of spawned workers for every stage of the invocation: start-up is paid once.
+
+    Spawned, not forked: a forked child can deadlock on a lock that an OpenCV or TensorFlow
+    thread of the parent held at fork time.
+    """
+    global _shared_pool, _shared_workers
+    if _shared_pool is None or _shared_workers != workers:
+        close_pool()
+        _shared_pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker)
+        _shared_workers = workers
+        atexit.register(close_pool)
+    return _shared_pool
+
+
+def close_pool() -> None:
+    """Stop the shared workers (the pipeline calls this after the last preprocessing stage)."""
+    global _shared_pool
+    if _shared_pool is not None:
+        _shared_pool.terminate()
+        _shared_pool.join()
+        _shared_pool = None
 
 
 @dataclass
@@ -72,8 +106,16 @@ def prepare_output(out: Path, key: str, inputs: list[tuple[str, Path]]) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / MARKER).touch()
+        probe_write(out)
     except OSError as e:
         raise UserError(f"{key}: cannot write to {out} ({e.strerror})") from None
+
+
+def probe_write(folder: Path) -> None:
+    """Raise OSError now, not halfway through, when the folder cannot be written."""
+    fd, tmp = tempfile.mkstemp(prefix=".probe.", dir=folder)
+    os.close(fd)
+    os.unlink(tmp)
 
 
 def up_to_date(output: Path, inputs: list[Path]) -> bool:
@@ -106,6 +148,10 @@ def run_stage(
     settings_file = out / "stage.json"
     text = json.dumps(settings, sort_keys=True)
     same_settings = settings_file.exists() and settings_file.read_text() == text
+    if not same_settings:
+        # Until this run finishes, no earlier output may pass for one made with the new settings
+        # (and, if it is killed, none of its outputs for one made with the old).
+        settings_file.unlink(missing_ok=True)
     for r in records:
         made, used = outputs(r)
         if same_settings and all(up_to_date(m, used) for m in made):
@@ -116,15 +162,18 @@ def run_stage(
     rejects: list[Reject] = list(earlier_rejects)
     if todo:
         if workers > 1 and len(todo) > 8:
-            ctx = mp.get_context("spawn")  # fork after TensorFlow/OpenCV threads start is unsafe
-            with ctx.Pool(workers, initializer=_init_worker, initargs=(factory,)) as pool:
-                results = pool.imap_unordered(_work, todo, chunksize=4)
-                for result in progress(results, len(todo), name):
-                    (kept if isinstance(result, Record) else rejects).append(result)
+            # Workers cache processors by stage and settings: a second run with other settings
+            # in the same process must not reuse the first run's processor.
+            key = f"{name}:{hashlib.sha1(pickle.dumps(factory)).hexdigest()}"
+            tasks = [(key, factory, r) for r in todo]
+            results = _pool(workers).imap_unordered(_work, tasks, chunksize=4)
+            for result in progress(results, len(todo), name):
+                (kept if isinstance(result, Record) else rejects).append(result)
         else:
-            _init_worker(factory)
+            _init_worker()
+            _processors.pop(name, None)  # settings may differ between runs in one process
             for r in progress(todo, len(todo), name):
-                result = _work(r)
+                result = _work((name, factory, r))
                 (kept if isinstance(result, Record) else rejects).append(result)
     atomic_write_text(settings_file, text)
     write_manifest(out, kept)

@@ -1,0 +1,409 @@
+"""Training throughput of our hand-built steps against the same architectures in Keras 3, on this CPU.
+
+    .venv/bin/python benchmarks/train_throughput.py [--repeats N] [--models cnn landmark_fnn gradient_fnn]
+                                                  [--rounds R] [--ablations]
+
+For each model (thesis sizes, batch 32; 8, 8 and 6 classes) both sides train on the SAME
+in-memory random data (320 examples by default: 10 steps an epoch). Ours: `fer_compare.training.
+Trainer` built on a `ModelData`, timing whole epochs of `trainer.train_step` over
+`trainer._dataset(...)` exactly as `Trainer.fit` drives them (a float(loss) per step), without
+the per-epoch validation and checkpointing. Keras: keras.Sequential/functional with matching
+layers and initializers, Adam(1e-4), sparse categorical cross-entropy from logits,
+`model.fit(x, y, batch_size=32, epochs=..., verbose=0)` with default settings, epoch times from a
+callback. The first epoch of each side is a warm-up (tracing, XLA compilation); then epochs are
+timed until `--repeats` of them were "clean" — other processes used <= 0.25 core meanwhile, from
+/proc/stat minus our own getrusage (this machine is shared) — or 3x that many ran; samples/s is
+the median over the clean epochs of all processes of a variant. Each side runs in a fresh subprocess
+(memory is isolated; peak RSS from getrusage in that process). The CPU roofline for gradient_fnn is
+a tf.matmul of two 4096x4096 float32 matrices, timed in its own subprocess before and after.
+`--ablations` adds variants of ours (jit on/off, no per-step sync, one dataset for all epochs,
+thread settings) and Keras with jit_compile=True, to explain the differences.
+JSON goes to benchmarks/results/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from common import (
+    ROOT,
+    CpuWatch,
+    load_1min,
+    machine,
+    median,
+    peak_rss_mb,
+    run_child,
+    wait_for_idle_cores,
+    wait_for_quiet,
+    write_results,
+)
+
+CLASSES = {"cnn": 8, "landmark_fnn": 8, "gradient_fnn": 6}
+MATMUL_N = 4096
+# An epoch is "clean" when other processes used at most this many cores while it ran (CpuWatch).
+# Each process trains until it has `repeats` clean epochs, or MAX_EPOCHS_FACTOR * repeats epochs.
+MAX_FOREIGN_CORES = 0.25
+MAX_EPOCHS_FACTOR = 3
+
+
+def clean(epoch: dict[str, float]) -> bool:
+    return epoch["foreign_cores"] + epoch["steal_cores"] <= MAX_FOREIGN_CORES
+
+
+def gradient_fnn_flops_per_sample(classes: int = 6) -> float:
+    """Forward + backward (3x) multiply-adds (2 FLOPs) of 4900-12000-4900-classes, per example."""
+    return 3 * 2 * (4900 * 12000 + 12000 * 4900 + 4900 * classes)
+
+
+# --- the children -------------------------------------------------------------------------------
+
+def random_data(kind: str, n: int, classes: int, seed: int = 0) -> Any:
+    """ModelData of random examples with the stage folders' dtypes: uint8 70x70 images or [4, 42] features."""
+    import numpy as np
+
+    from fer_compare.data import ModelData
+    from fer_compare.emotions import EMOTIONS
+
+    rng = np.random.default_rng(seed)
+    if kind == "landmark_fnn":
+        x = rng.normal(0, 1, (n, 4, 42)).astype(np.float32) * [[50.0], [50.0], [30.0], [0.5]]
+        x = x.astype(np.float32)
+    else:
+        x = rng.integers(0, 256, (n, 70, 70), dtype=np.uint8)
+    y = (np.arange(n) % classes).astype(np.int32)
+    rng.shuffle(y)
+    subjects = np.array([f"s{i // 2}" for i in range(n)])
+    return ModelData(kind, x, y, [f"k{i}" for i in range(n)], subjects, np.array([""] * n),
+                     list(EMOTIONS[:classes]), "random")
+
+
+def child_ours(kind: str, n: int, batch: int, repeats: int, opts: dict[str, Any]) -> dict[str, Any]:
+    """Time epochs of Trainer.train_step over Trainer._dataset, as Trainer.fit runs them."""
+    import tempfile
+
+    import numpy as np
+    import tensorflow as tf
+
+    if opts.get("intra") or opts.get("inter"):
+        tf.config.threading.set_intra_op_parallelism_threads(int(opts.get("intra") or 0))
+        tf.config.threading.set_inter_op_parallelism_threads(int(opts.get("inter") or 0))
+
+    from fer_compare.config import load_config
+    from fer_compare.splits import Split
+    from fer_compare.training import Trainer
+
+    sets = [f"nn.{kind}.batch_size={batch}", "seed=0"]
+    if opts.get("jit") is not None:
+        sets.append(f"nn.{kind}.jit_compile={json.dumps(bool(opts['jit']))}")
+    config = load_config(None, sets)
+    data = random_data(kind, n, CLASSES[kind])
+    index = np.arange(n)
+    split = Split(index, index[:0], index[:0])
+    rss_start = peak_rss_mb()
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        trainer = Trainer(kind, config, data, split, Path(tmp), summaries=False)
+        build_s = time.perf_counter() - t0
+        rss_built = peak_rss_mb()
+        persistent = None
+        if opts.get("persistent_dataset"):
+            # One dataset for all epochs (reshuffled each iteration) instead of a new one per epoch.
+            persistent = trainer.pipeline.dataset(data.x, data.y, True, 0)
+
+        def epoch(e: int) -> dict[str, float]:
+            with CpuWatch() as watch:
+                ds = persistent if persistent is not None else trainer._dataset(index, training=True, epoch=e)
+                if opts.get("sync", "step") == "step":
+                    losses = [float(trainer.train_step(x, y)) for x, y in ds]  # what Trainer.fit does
+                else:
+                    losses = [trainer.train_step(x, y) for x, y in ds]
+                    losses = [float(v) for v in losses]
+            if not np.isfinite(np.mean(losses)):
+                raise RuntimeError("loss not finite")
+            return watch.record()
+
+        warm = epoch(0)["seconds"]
+        epochs: list[dict[str, float]] = []
+        while sum(clean(e) for e in epochs) < repeats and len(epochs) < MAX_EPOCHS_FACTOR * repeats:
+            epochs.append(epoch(len(epochs) + 1))
+        jit = bool(trainer.hyper["jit_compile"])
+    return {"side": "ours", "kind": kind, "jit_compile": jit, "epoch_seconds": [e["seconds"] for e in epochs],
+            "epochs": epochs, "warmup_seconds": warm,
+            "build_seconds": build_s, "rss_after_import_mb": rss_start, "rss_after_build_mb": rss_built,
+            "peak_rss_mb": peak_rss_mb(), "threads": [tf.config.threading.get_intra_op_parallelism_threads(),
+                                                       tf.config.threading.get_inter_op_parallelism_threads()]}
+
+
+def keras_model(kind: str, classes: int, data: Any) -> Any:
+    """The same architecture in Keras 3 layers, with the thesis's initializers (roughly, as ours)."""
+    import keras
+    from keras import initializers as ini
+    from keras import layers
+
+    if kind == "cnn":
+        tn, c05 = ini.TruncatedNormal(stddev=0.05), ini.Constant(0.05)
+        l2 = keras.regularizers.L2(1e-4 / 2)  # ours: l2 * tf.nn.l2_loss = l2 * sum(w^2) / 2
+        model = keras.Sequential([keras.Input((70, 70, 1))])
+        for f in (32, 64, 128):
+            model.add(layers.Conv2D(f, 3, padding="same", activation="relu", kernel_initializer=tn,
+                                    bias_initializer=c05))
+            model.add(layers.MaxPooling2D(2, 2, padding="same"))
+        model.add(layers.Flatten())
+        model.add(layers.Dropout(0.0))
+        model.add(layers.Dense(128, "relu", kernel_initializer=tn, bias_initializer=c05, kernel_regularizer=l2))
+        model.add(layers.BatchNormalization(momentum=0.9, epsilon=1e-3))
+        model.add(layers.Dropout(0.5))
+        model.add(layers.Dense(256, "relu", kernel_initializer=tn, bias_initializer=c05, kernel_regularizer=l2))
+        model.add(layers.Dense(classes, kernel_initializer="glorot_uniform", bias_initializer="glorot_uniform"))
+        return model
+    if kind == "landmark_fnn":
+        inp = keras.Input((4, 42))
+        mean = data.x.mean(axis=0)
+        var = data.x.var(axis=0) + 1e-6
+        z = layers.Normalization(axis=(1, 2), mean=mean, variance=var)(inp)
+        outs = []
+        for i in range(4):
+            h = z[:, i, :]
+            h = layers.Dense(42, "relu")(h)
+            h = layers.Dense(256, "relu")(h)
+            outs.append(layers.Dense(256)(h))
+        h = layers.Add()(outs)
+        h = layers.Dense(1024, "relu")(h)
+        h = layers.Dropout(0.5)(h)
+        h = layers.Dense(1024, "relu")(h)
+        out = layers.Dense(classes, bias_initializer="glorot_uniform")(h)
+        return keras.Model(inp, out)
+    if kind == "gradient_fnn":
+        return keras.Sequential([keras.Input((4900,)), layers.Dense(12000, "relu"), layers.Dense(4900, "relu"),
+                                 layers.Dropout(0.0), layers.Dense(classes)])
+    raise ValueError(kind)
+
+
+def child_keras(kind: str, n: int, batch: int, repeats: int, opts: dict[str, Any]) -> dict[str, Any]:
+    """Keras 3 model.fit with default settings; epoch times from a callback."""
+    import keras
+    import numpy as np
+
+    from fer_compare.data import to_network_input
+
+    keras.utils.set_random_seed(0)
+    data = random_data(kind, n, CLASSES[kind])
+    x, y = to_network_input(kind, data.x), data.y
+    rss_start = peak_rss_mb()
+    t0 = time.perf_counter()
+    model = keras_model(kind, CLASSES[kind], data)
+    compile_args: dict[str, Any] = {}
+    if opts.get("jit") is not None:
+        compile_args["jit_compile"] = bool(opts["jit"])
+    model.compile(optimizer=keras.optimizers.Adam(1e-4),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), **compile_args)
+    build_s = time.perf_counter() - t0
+    rss_built = peak_rss_mb()
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.epochs: list[dict[str, float]] = []
+            self._watch = CpuWatch()
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self._watch = CpuWatch().__enter__()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self._watch.__exit__(None, None, None)
+            self.epochs.append(self._watch.record())
+            if sum(clean(e) for e in self.epochs[1:]) >= repeats:
+                self.model.stop_training = True
+
+    timer = EpochTimer()
+    hist = model.fit(x, y, batch_size=batch, epochs=1 + MAX_EPOCHS_FACTOR * repeats, verbose=0, callbacks=[timer])
+    if not np.isfinite(hist.history["loss"][-1]):
+        raise RuntimeError("loss not finite")
+    return {"side": "keras", "kind": kind, "jit_compile": bool(model.jit_compile), "epochs": timer.epochs[1:],
+            "epoch_seconds": [e["seconds"] for e in timer.epochs[1:]], "warmup_seconds": timer.epochs[0]["seconds"],
+            "build_seconds": build_s, "rss_after_import_mb": rss_start, "rss_after_build_mb": rss_built,
+            "peak_rss_mb": peak_rss_mb(), "parameters": int(model.count_params()), "keras": keras.__version__}
+
+
+def child_matmul(reps: int = 7) -> dict[str, Any]:
+    """Median GFLOP/s of tf.matmul on two 4096x4096 float32 matrices (the CPU's practical matmul peak)."""
+    import tensorflow as tf
+
+    a = tf.random.normal([MATMUL_N, MATMUL_N], seed=1)
+    b = tf.random.normal([MATMUL_N, MATMUL_N], seed=2)
+    mm = tf.function(lambda: tf.matmul(a, b)[0, 0])
+    float(mm())
+    float(mm())
+    runs = []
+    while sum(clean(r) for r in runs) < reps and len(runs) < MAX_EPOCHS_FACTOR * reps:
+        with CpuWatch() as watch:
+            float(mm())
+        runs.append(watch.record())
+    flops = 2.0 * MATMUL_N**3
+    good = [r["seconds"] for r in runs if clean(r)] or [r["seconds"] for r in runs]
+    return {"side": "matmul", "runs": runs, "gflops": flops / median(good) / 1e9,
+            "gflops_each": [flops / t / 1e9 for t in good]}
+
+
+# --- the parent -------------------------------------------------------------------------------
+
+def spawn(spec: dict[str, Any]) -> dict[str, Any]:
+    """One measurement in a fresh process; other users' CPU use is checked (and waited out) first."""
+    busy = wait_for_idle_cores()
+    load = load_1min()
+    out = run_child([str(Path(__file__).resolve()), "--child", json.dumps(spec)])
+    out.update(spec=spec, busy_cores_before=busy, load_1min_before=round(load, 2),
+               load_1min_after=round(load_1min(), 2))
+    return out
+
+
+def clean_seconds(runs: list[dict[str, Any]]) -> tuple[list[float], int]:
+    """Seconds of the clean epochs of these runs (all epochs if fewer than 3 are clean), and how many were clean."""
+    epochs = [e for r in runs for e in r["epochs"]]
+    good = [e["seconds"] for e in epochs if clean(e)]
+    return (good if len(good) >= 3 else [e["seconds"] for e in epochs]), len(good)
+
+
+def summarize(run: dict[str, Any], n: int) -> dict[str, Any]:
+    sec = median(clean_seconds([run])[0])
+    run["median_epoch_seconds"] = sec
+    run["samples_per_second"] = n / sec
+    return run
+
+
+def label(spec: dict[str, Any]) -> str:
+    extra = [f"{k}={v}" for k, v in sorted(spec.get("opts", {}).items())]
+    return spec["side"] + (f" [{', '.join(extra)}]" if extra else "")
+
+
+def ablation_specs(kind: str, default_jit: bool) -> list[dict[str, Any]]:
+    """Variants that separate XLA, per-step sync, per-epoch dataset building and thread settings."""
+    specs = [{"side": "ours", "opts": {"jit": not default_jit}},
+             {"side": "ours", "opts": {"sync": "epoch"}},
+             {"side": "ours", "opts": {"persistent_dataset": True}},
+             {"side": "ours", "opts": {"intra": 2, "inter": 1}},
+             {"side": "keras", "opts": {"jit": True}}]
+    return specs
+
+
+def table(rows: list[dict[str, Any]], matmul: float) -> str:
+    lines = [f"{'model':14}{'variant':44}{'jit':>5}{'samples/s':>11}{'vs keras':>9}{'epoch s':>9}"
+             f"{'peak RSS MB':>12}{'roofline':>9}{'clean':>7}{'other':>6}"]
+    for r in rows:
+        roof = f"{r['roofline_fraction']:.1%}" if r.get("roofline_fraction") is not None else ""
+        ratio = f"{r['vs_keras']:.2f}x" if r.get("vs_keras") else ""
+        lines.append(f"{r['kind']:14}{r['label']:44}{'on' if r['jit_compile'] else 'off':>5}"
+                     f"{r['samples_per_second']:>11.1f}{ratio:>9}{r['median_epoch_seconds']:>9.3f}"
+                     f"{r['peak_rss_mb']:>12.0f}{roof:>9}{str(r['clean_epochs']) + '/' + str(r['all_epochs']):>7}"
+                     f"{r['foreign_cores_median']:>6.2f}")
+    lines.append(f"matmul 4096^2 float32 peak: {matmul:.0f} GFLOP/s. clean: timed epochs with other processes "
+                 f"<= {MAX_FOREIGN_CORES} core / all timed epochs; other: median cores used by other processes")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=5, help="timed epochs per process (after one warm-up epoch)")
+    p.add_argument("--rounds", type=int, default=1, help="fresh processes per side (alternating order)")
+    p.add_argument("--models", nargs="+", default=list(CLASSES), choices=list(CLASSES))
+    p.add_argument("--examples", type=int, default=320)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--ablations", action="store_true", help="also run the explanatory variants")
+    p.add_argument("--max-load", type=float, default=1.0, help="wait until the 1-minute load is at most this")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    args = p.parse_args()
+
+    if args.child:
+        spec = json.loads(args.child)
+        if spec["side"] == "matmul":
+            print(json.dumps(child_matmul()))
+        elif spec["side"] == "ours":
+            print(json.dumps(child_ours(spec["kind"], spec["n"], spec["batch"], spec["repeats"], spec.get("opts", {}))))
+        else:
+            print(json.dumps(child_keras(spec["kind"], spec["n"], spec["batch"], spec["repeats"],
+                                         spec.get("opts", {}))))
+        return 0
+
+    quiet = wait_for_quiet(args.max_load)
+    started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    print(f"load {quiet['load_at_start']:.2f} (waited {quiet['waited_s']:.0f} s); "
+          f"{args.examples} examples, batch {args.batch}, {args.repeats} timed epochs x {args.rounds} round(s)",
+          flush=True)
+    base = {"n": args.examples, "batch": args.batch, "repeats": args.repeats}
+    matmuls = [spawn({"side": "matmul"})]
+    runs: list[dict[str, Any]] = []
+    for kind in args.models:
+        for r in range(args.rounds):
+            sides = ["ours", "keras"] if r % 2 == 0 else ["keras", "ours"]
+            for side in sides:
+                run = summarize(spawn({**base, "side": side, "kind": kind}), args.examples)
+                print(f"  {kind:13} {side:6} {run['samples_per_second']:8.1f} samples/s  "
+                      f"peak RSS {run['peak_rss_mb']:.0f} MB", flush=True)
+                runs.append(run)
+        if args.ablations:
+            default_jit = bool(next(r for r in runs if r["kind"] == kind and r["side"] == "ours")["jit_compile"])
+            for spec in ablation_specs(kind, default_jit):
+                run = summarize(spawn({**base, **spec, "kind": kind}), args.examples)
+                print(f"  {kind:13} {label(spec):40} {run['samples_per_second']:8.1f} samples/s", flush=True)
+                runs.append(run)
+    matmuls.append(spawn({"side": "matmul"}))
+    peak = median([g for m in matmuls for g in m["gflops_each"]])
+
+    # Pool the timed epochs of every process of the same variant; ratios against default Keras.
+    rows: list[dict[str, Any]] = []
+    for kind in args.models:
+        variants: dict[str, list[dict[str, Any]]] = {}
+        for run in runs:
+            if run["kind"] == kind:
+                variants.setdefault(label(run["spec"]), []).append(run)
+        for name, group in variants.items():
+            epochs, n_clean = clean_seconds(group)
+            foreign = [e["foreign_cores"] + e["steal_cores"] for g in group for e in g["epochs"]]
+            sec = median(epochs)
+            row = {"clean_epochs": n_clean, "all_epochs": len(foreign), "foreign_cores_median": median(foreign),
+                   "kind": kind, "label": name, "side": group[0]["side"], "jit_compile": group[0]["jit_compile"],
+                   "median_epoch_seconds": sec, "samples_per_second": args.examples / sec,
+                   "epoch_seconds": epochs, "peak_rss_mb": max(g["peak_rss_mb"] for g in group),
+                   "rss_after_build_mb": max(g["rss_after_build_mb"] for g in group),
+                   "busy_cores_before": max(g["busy_cores_before"] for g in group),
+                   "own_cores_median": median([e["own_cores"] for g in group for e in g["epochs"]]),
+                   "load_1min_before": max(g["load_1min_before"] for g in group), "processes": len(group)}
+            if kind == "gradient_fnn":
+                achieved = gradient_fnn_flops_per_sample(CLASSES[kind]) * row["samples_per_second"]
+                row["achieved_gflops"] = achieved / 1e9
+                row["roofline_fraction"] = achieved / 1e9 / peak
+            rows.append(row)
+        keras_sps = next(r["samples_per_second"] for r in rows if r["kind"] == kind and r["label"] == "keras")
+        for r in rows:
+            if r["kind"] == kind:
+                r["vs_keras"] = r["samples_per_second"] / keras_sps
+    print(table(rows, peak))
+
+    targets = {"gradient_fnn": 1.5, "cnn": 1.2, "landmark_fnn": 1.2}
+    verdicts = {}
+    for kind in args.models:
+        ours = next(r for r in rows if r["kind"] == kind and r["label"] == "ours")
+        verdicts[f"{kind} >= {targets[kind]}x keras"] = ours["vs_keras"] >= targets[kind]
+        if kind == "gradient_fnn":
+            verdicts["gradient_fnn peak RSS <= 2.2 GB"] = ours["peak_rss_mb"] * 1024**2 <= 2.2e9
+    for name, ok in verdicts.items():
+        print(f"  {'MET    ' if ok else 'NOT MET'} {name}")
+    path = write_results("train_throughput", {
+        "command": "python benchmarks/train_throughput.py " + " ".join(sys.argv[1:]), "date": started,
+        "machine": machine(), "load": {**quiet, "end": round(load_1min(), 2)}, "rows": rows, "runs": runs,
+        "matmul": matmuls, "matmul_peak_gflops": peak, "targets": verdicts, "root": str(ROOT),
+    })
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

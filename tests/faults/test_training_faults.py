@@ -1,0 +1,201 @@
+"""Training interrupted (Ctrl-C, kill -9) and diverging (NaN): a clean stop, a usable checkpoint, exact resume.
+
+The photos: train_source holds 72 London subjects (neutral and happy), test_source 8 other subjects
+whose two photos are filed under each other's label. The thesis's sources mode validates on
+test_source, so the better a model learns smiles, the worse its validation loss: the best epoch
+is epoch 0 whatever the machine, which the resume test needs (see there).
+
+The signal runs take batch size 1 (142 steps, about 1 s an epoch here), so a signal sent half an
+epoch after an "epoch k" line lands inside epoch k + 1. Models stay small: memory is shared.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faultkit import (
+    LiveCli,
+    case,
+    error_line,
+    london_photo,
+    london_subjects,
+    london_tree,
+    run_cli,
+    run_folders,
+    snapshot,
+    succeeded,
+    workspace,
+)
+
+pytestmark = pytest.mark.slow
+
+# Resumed and uninterrupted runs compute the same float32 ops in the same order on the same batches
+# (shuffle seeded by seed + epoch, dropout by seed + step); measured: identical to the printed digits.
+LOSS_TOLERANCE = 1e-4
+ACCURACY_TOLERANCE = 1e-6
+
+
+def epoch_line(kind: str) -> re.Pattern[str]:
+    return re.compile(rf"{kind} epoch +(\d+): train loss (\S+) +validation loss (\S+) +accuracy (\S+) +\((\S+) s\)")
+
+
+def epochs(stdout: str, kind: str) -> dict[int, tuple[float, float, float]]:
+    """Epoch -> (train loss, validation loss, validation accuracy) from the printed lines."""
+    return {int(m[1]): (float(m[2]), float(m[3]), float(m[4])) for m in epoch_line(kind).finditer(stdout)}
+
+
+def final_line(stdout: str, kind: str) -> tuple[str, int, float, float]:
+    """(why it stopped, best epoch, best validation loss, its accuracy) from the run's last training line."""
+    found = re.search(rf"  {kind}: (.*); best epoch (-?\d+), validation loss (\S+), accuracy (\S+);", stdout)
+    assert found, stdout
+    return found[1], int(found[2]), float(found[3]), float(found[4])
+
+
+@pytest.fixture(scope="module")
+def photos(london: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """train_source and test_source (labels swapped) formatted and aligned once."""
+    tmp = tmp_path_factory.mktemp("training")
+    subjects = london_subjects(london)
+    train = london_tree(london, tmp / "train", subjects[:72])
+    test = tmp / "test"
+    for folder, emotion in (("neutral", "happy"), ("happy", "neutral")):
+        (test / folder).mkdir(parents=True)
+        for s in subjects[72:80]:
+            photo = london_photo(london, s, emotion)
+            (test / folder / photo.name).write_bytes(photo.read_bytes())
+    sources = {"train_source": str(train), "test_source": str(test)}
+    succeeded(run_cli(workspace(tmp, format=True, align=True) | sources | {"workers": 2}, tmp))
+    folders = (train, test, tmp / "formatted", tmp / "aligned")
+    return {"sources": sources, "tmp": tmp, "folders": folders, "before": snapshot(*folders)}
+
+
+def train_sets(photos: dict[str, Any], tmp: Path, kind: str, **more: Any) -> dict[str, Any]:
+    """Train `kind` on the shared photos, outputs under `tmp`; no export."""
+    sizes = {"cnn": {"nn.cnn.hidden": [64, 32], "nn.cnn.batch_size": 1, "learning_rate": 3e-4},
+             "landmark_fnn": {"nn.landmark_fnn.hidden": [256, 256], "nn.landmark_fnn.subnet": [42, 32, 32],
+                              "nn.landmark_fnn.batch_size": 1, "learning_rate": 1e-3}}[kind]
+    return workspace(tmp, train=True, save=False) | photos["sources"] | sizes | {
+        "formatted": str(photos["tmp"] / "formatted"), "aligned": str(photos["tmp"] / "aligned"),
+        "models": [kind], "seed": 3} | more
+
+
+def signal_mid_epoch(live: LiveCli, kind: str, sig: int, after_epoch: int = 1) -> None:
+    """Wait for `epoch <after_epoch>:`, then send `sig` half an epoch later."""
+    found = live.wait_for(rf"{kind} epoch +{after_epoch}: .*\((\S+) s\)")
+    time.sleep(0.5 * float(found[1]))
+    live.send(sig)
+
+
+@case("training", "SIGINT mid-epoch")
+def test_ctrl_c_mid_epoch_saves_a_checkpoint_and_exits_cleanly(photos: dict[str, Any], tmp_path: Path) -> None:
+    """Exit 130, one line naming the checkpoint; a rerun with train_existing_model resumes from it."""
+    live = LiveCli(train_sets(photos, tmp_path, "cnn", **{"nn.cnn.max_epochs": 50}), tmp_path)
+    signal_mid_epoch(live, "cnn", signal.SIGINT)
+    run = live.finish()
+    line = error_line(run, code=130)
+    (run_dir,) = run_folders(tmp_path / "runs")
+    saved = re.fullmatch(r"fer-compare: error: interrupted: cnn checkpoint saved to (\S+); "
+                         r"resume with train_existing_model: true", line)
+    assert saved, line
+    assert Path(saved[1] + ".index").is_file() and Path(saved[1]).parent == run_dir / "cnn" / "checkpoints"
+    done = max(epochs(run.stdout, "cnn"))
+    assert snapshot(*photos["folders"]) == photos["before"]
+    # The saved checkpoint is one a rerun resumes from.
+    again = run_cli(train_sets(photos, tmp_path, "cnn", **{
+        "nn.cnn.max_epochs": done + 3, "train_existing_model": True, "model_to_load": str(run_dir)}), tmp_path)
+    succeeded(again)
+    assert f"cnn: resumed from {saved[1]} after epoch {done}" in again.stdout
+    assert sorted(epochs(again.stdout, "cnn")) == [done + 1, done + 2]
+
+
+@pytest.fixture(scope="module")
+def killed_and_resumed(photos: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """landmark_fnn for 6 epochs with seed 3: uninterrupted; and killed with SIGKILL in epoch 2, then resumed."""
+    tmp = tmp_path_factory.mktemp("kill9")
+    sets = {"nn.landmark_fnn.max_epochs": 6}
+    whole = run_cli(train_sets(photos, tmp / "whole", "landmark_fnn", **sets), tmp)
+    succeeded(whole)
+    live = LiveCli(train_sets(photos, tmp / "part", "landmark_fnn", **sets), tmp)
+    signal_mid_epoch(live, "landmark_fnn", signal.SIGKILL)
+    killed = live.finish()
+    (killed_dir,) = run_folders(tmp / "part" / "runs")
+    resumed = run_cli(train_sets(photos, tmp / "part", "landmark_fnn", train_existing_model=True,
+                                 model_to_load=str(killed_dir), **sets), tmp)
+    return {"whole": whole, "killed": killed, "killed_dir": killed_dir, "resumed": resumed}
+
+
+@case("training", "kill -9 mid-epoch, then resume")
+def test_kill_9_then_resume_gives_the_same_epochs(photos: dict[str, Any], killed_and_resumed: dict[str, Any]) -> None:
+    """The rerun resumes from the last checkpoint and its epochs equal the uninterrupted run's."""
+    whole, killed, resumed = (killed_and_resumed[k] for k in ("whole", "killed", "resumed"))
+    assert killed.returncode == -signal.SIGKILL
+    succeeded(resumed)
+    checkpoints = killed_and_resumed["killed_dir"] / "landmark_fnn" / "checkpoints"
+    last = max(checkpoints.glob("ckpt-*.index"), key=lambda p: int(p.stem.split("-")[1]))
+    after = re.search(r"landmark_fnn: resumed from (\S+) after epoch (\d+)", resumed.stdout)
+    assert after and after[1] == str(last.with_suffix("")), resumed.stdout
+    start = int(after[2]) + 1
+    assert start >= 2  # the kill came after epoch 1's line
+    a, b = epochs(whole.stdout, "landmark_fnn"), epochs(resumed.stdout, "landmark_fnn")
+    assert a and sorted(b) == [e for e in sorted(a) if e >= start]
+    for epoch in b:
+        assert b[epoch][:2] == pytest.approx(a[epoch][:2], abs=LOSS_TOLERANCE), f"epoch {epoch}"
+        assert b[epoch][2] == pytest.approx(a[epoch][2], abs=ACCURACY_TOLERANCE), f"epoch {epoch}"
+    # The stopping rule's memory came back too: both runs stop at the same epoch, for the same reason.
+    assert final_line(resumed.stdout, "landmark_fnn")[0] == final_line(whole.stdout, "landmark_fnn")[0]
+    assert snapshot(*photos["folders"]) == photos["before"]
+
+
+@case("training", "kill -9 mid-epoch, then resume")
+def test_kill_9_then_resume_gives_the_same_final_metrics(killed_and_resumed: dict[str, Any]) -> None:
+    """Best epoch, best validation loss and its accuracy: the same as the uninterrupted run's."""
+    _, epoch_a, loss_a, acc_a = final_line(killed_and_resumed["whole"].stdout, "landmark_fnn")
+    _, epoch_b, loss_b, acc_b = final_line(killed_and_resumed["resumed"].stdout, "landmark_fnn")
+    assert epoch_a == 0  # the swapped validation labels make epoch 0 the best (module docstring)
+    assert (epoch_b, loss_b) == (epoch_a, pytest.approx(loss_a, abs=LOSS_TOLERANCE))
+    assert acc_b == pytest.approx(acc_a, abs=ACCURACY_TOLERANCE)
+
+
+def nan_sets(tmp: Path, raw: Path, **more: Any) -> dict[str, Any]:
+    return workspace(tmp, raw, train=True, save=False) | {
+        "models": ["landmark_fnn"], "nn.landmark_fnn.hidden": [64, 64], "nn.landmark_fnn.subnet": [42, 32, 32],
+        "nn.landmark_fnn.max_epochs": 5, "split.test_fraction": 0.0, "split.validation_fraction": 0.25} | more
+
+
+@pytest.fixture(scope="module")
+def diverged(london: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """landmark_fnn with learning_rate 1e6 on 16 aligned London photos: the run, its folder and its inputs."""
+    tmp = tmp_path_factory.mktemp("nan")
+    raw = london_tree(london, tmp / "raw", london_subjects(london)[:8])
+    succeeded(run_cli(workspace(tmp, raw, format=True, align=True), tmp))
+    before = snapshot(raw, tmp / "formatted", tmp / "aligned")
+    run = run_cli(nan_sets(tmp, raw, learning_rate=1e6), tmp)
+    (run_dir,) = run_folders(tmp / "runs")
+    return {"run": run, "run_dir": run_dir, "tmp": tmp, "raw": raw, "before": before}
+
+
+@case("training", "a NaN loss")
+def test_a_nan_loss_stops_clearly_and_keeps_the_last_good_checkpoint(diverged: dict[str, Any]) -> None:
+    line = error_line(diverged["run"])
+    kept = re.fullmatch(r"fer-compare: error: nn\.landmark_fnn: the loss became NaN or infinite in epoch (\d+) "
+                        r"\(learning rate 1000000\.0 too high\?\); kept the last good checkpoint (\S+)", line)
+    assert kept, line
+    assert Path(kept[2] + ".index").is_file()
+    assert Path(kept[2]).parent == diverged["run_dir"] / "landmark_fnn" / "checkpoints"
+    tmp = diverged["tmp"]
+    assert snapshot(diverged["raw"], tmp / "formatted", tmp / "aligned") == diverged["before"]
+
+
+@case("training", "a NaN loss")
+def test_the_kept_checkpoint_resumes_with_a_lower_learning_rate(diverged: dict[str, Any], tmp_path: Path) -> None:
+    """The point of keeping the last good checkpoint: resume from it with a sane learning rate."""
+    run = run_cli(nan_sets(diverged["tmp"], diverged["raw"], learning_rate=1e-4, train_existing_model=True,
+                           model_to_load=str(diverged["run_dir"]), runs_dir=str(tmp_path / "runs")), tmp_path)
+    succeeded(run)
+    assert "landmark_fnn: resumed from" in run.stdout
+    assert "landmark_fnn epoch   4:" in run.stdout

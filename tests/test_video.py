@@ -1,0 +1,325 @@
+"""The video stage on real faces: frames, CSV rows, batching, smoothing, same inputs as the stages, errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_compare.face.detection import Box, HaarFaceDetector
+from fer_compare.video import FacePrediction, IouTracker, iou, letterbox
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "templates" / "template.png"
+TRAIN_SUBJECTS = ["001", "002", "003", "004", "005", "006", "007", "008"]
+VIDEO_SUBJECTS = ["010", "011", "012", "013"]
+W, H = 640, 480
+GRAY = (128, 128, 128)
+DETECT_WIDTH = 320
+
+
+def cli(*sets: str) -> int:
+    """The CLI in-process (TensorFlow is imported once for the whole file)."""
+    from fer_compare.__main__ import main
+
+    argv = []
+    for s in sets:
+        argv += ["--set", s]
+    return main(argv)
+
+
+def video_sets(trained: dict, **keys: object) -> list[str]:
+    """--set values for a video-only run on the trained models."""
+    base = {"format": False, "align": False, "gradient": False, "train": False, "test": False, "video": True,
+            "demo_set": False, "model_to_save": str(trained["models"]), "align_template": str(TEMPLATE),
+            "video_detect_width": DETECT_WIDTH, "video_smoothing": 0.6,
+            "runs_dir": str(trained["root"] / "video-runs")}
+    base.update(keys)
+    return [f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in base.items()]
+
+
+@pytest.fixture(scope="module")
+def trained(london: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Tiny landmark_fnn and gradient_fnn models trained through the CLI on 16 London photos of 8 subjects."""
+    root = tmp_path_factory.mktemp("video")
+    for emotion, take in (("neutral", "03"), ("happy", "08")):
+        (root / "raw" / emotion).mkdir(parents=True)
+        for s in TRAIN_SUBJECTS:
+            shutil.copy(london / emotion / f"{s}_{take}.jpg", root / "raw" / emotion)
+    code = cli(f"raw_source={root / 'raw'}", f"formatted={root / 'formatted'}", f"aligned={root / 'aligned'}",
+               f"gradients={root / 'gradients'}", f"runs_dir={root / 'runs'}",
+               f"model_to_save={root / 'models'}", f"align_template={TEMPLATE}", "demo_set=false",
+               "test=false",
+               'models=["landmark_fnn","gradient_fnn"]', "nn.gradient_fnn.hidden=[64,32]",
+               "nn.gradient_fnn.emotions=null", "nn.landmark_fnn.max_epochs=3",
+               "nn.gradient_fnn.max_epochs=3", "split.test_fraction=0", "split.validation_fraction=0.25",
+               "workers=1")
+    assert code == 0
+    return {"root": root, "models": root / "models", "london": london}
+
+
+def canvas(face: np.ndarray, height: int = 400, dx: int = 0, dy: int = 0, angle: float = 0.0) -> np.ndarray:
+    """A 640x480 gray frame with the photo resized to `height`, shifted and rotated about its centre."""
+    frame = np.full((H, W, 3), GRAY, np.uint8)
+    f = cv2.resize(face, (height * face.shape[1] // face.shape[0], height), interpolation=cv2.INTER_AREA)
+    x, y = (W - f.shape[1]) // 2 + dx, (H - f.shape[0]) // 2 + dy
+    frame[y:y + f.shape[0], x:x + f.shape[1]] = f
+    if angle:
+        m = cv2.getRotationMatrix2D((W / 2 + dx, H / 2 + dy), angle, 1.0)
+        frame = cv2.warpAffine(frame, m, (W, H), borderValue=GRAY)
+    return frame
+
+
+def two_faces(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Two photos side by side, 300 px tall each."""
+    frame = np.full((H, W, 3), GRAY, np.uint8)
+    for face, x in ((left, 15), (right, 325)):
+        frame[90:390, x:x + 300] = cv2.resize(face, (300, 300), interpolation=cv2.INTER_AREA)
+    return frame
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0) -> None:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (W, H))
+    assert writer.isOpened()
+    for f in frames:
+        writer.write(f)
+    writer.release()
+
+
+def read_video(path: Path) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    return frames
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def photo(london: Path, subject: str, emotion: str = "happy") -> np.ndarray:
+    take = "08" if emotion == "happy" else "03"
+    return cv2.imread(str(london / emotion / f"{subject}_{take}.jpg"))
+
+
+@pytest.fixture(scope="module")
+def clip(trained: dict) -> dict:
+    """A 640x480 mp4v video: one face per frame (shifted, rotated), faceless frames, and two-face frames."""
+    london = trained["london"]
+    frames, kinds = [], []
+    for i, s in enumerate(VIDEO_SUBJECTS):
+        face = photo(london, s, "happy" if i % 2 else "neutral")
+        for dx, dy, angle in ((0, 0, 0.0), (40, 10, 4.0), (-40, -10, -4.0)):
+            frames.append(canvas(face, dx=dx, dy=dy, angle=angle))
+            kinds.append("one")
+        frames.append(np.full((H, W, 3), GRAY, np.uint8))
+        kinds.append("none")
+    for _ in range(3):
+        frames.append(two_faces(photo(london, "010"), photo(london, "011", "neutral")))
+        kinds.append("two")
+    path = trained["root"] / "clip.mp4"
+    write_video(path, frames)
+    return {"path": path, "kinds": kinds}
+
+
+def test_video_file_headless(trained: dict, clip: dict, tmp_path: Path,
+                             capsys: pytest.CaptureFixture) -> None:
+    # The model comes from the newest comparison's winner, as when video_model is empty.
+    runs = tmp_path / "runs"
+    (runs / "older").mkdir(parents=True)
+    (runs / "older" / "comparison.json").write_text(json.dumps({"winner": {"model": "landmark_fnn"}}))
+    out, table = tmp_path / "out" / "annotated.mp4", tmp_path / "predictions.csv"
+    code = cli(*video_sets(trained, video_source=str(clip["path"]), video_model="", runs_dir=str(runs),
+                           video_output=str(out), video_predictions=str(table)))
+    assert code == 0
+    stdout = capsys.readouterr().out
+    assert "landmark_fnn, the winner in" in stdout and "with landmark_fnn" in stdout
+
+    written = read_video(out)
+    assert len(written) == len(clip["kinds"])
+    assert all(f.shape == (H, W, 3) for f in written)
+    assert not list(out.parent.glob(".*partial*")) and not list(tmp_path.glob(".*partial*"))
+
+    rows = read_csv(table)
+    assert list(rows[0]) == ["frame", "track", "x", "y", "w", "h", "label", "raw_neutral", "raw_happy",
+                             "smoothed_neutral", "smoothed_happy"]
+    per_frame = {i: [r for r in rows if int(r["frame"]) == i] for i in range(len(clip["kinds"]))}
+    detector = HaarFaceDetector(1.15, 5, (0.25, 0.25), DETECT_WIDTH)
+    for i, (frame, kind) in enumerate(zip(read_video(clip["path"]), clip["kinds"], strict=True)):
+        detected = detector.detect(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
+        assert len(per_frame[i]) == len(detected), f"frame {i} ({kind})"
+        assert len(per_frame[i]) == {"none": 0, "one": 1, "two": 2}[kind], f"frame {i} ({kind})"
+    for r in rows:
+        raw = np.array([float(r["raw_neutral"]), float(r["raw_happy"])])
+        assert raw.sum() == pytest.approx(1.0, abs=1e-5)
+        assert r["label"] == ["neutral", "happy"][int(np.argmax([float(r["smoothed_neutral"]),
+                                                                  float(r["smoothed_happy"])]))]
+    two = [per_frame[i] for i, k in enumerate(clip["kinds"]) if k == "two"]
+    assert all(len({r["track"] for r in rows_}) == 2 for rows_ in two)
+    assert {r["track"] for r in two[0]} == {r["track"] for r in two[-1]}  # tracked across frames
+
+    # new = s * old + (1 - s) * current, per track, from the second sighting on.
+    last: dict[str, np.ndarray] = {}
+    for r in rows:
+        raw = np.array([float(r["raw_neutral"]), float(r["raw_happy"])])
+        smoothed = np.array([float(r["smoothed_neutral"]), float(r["smoothed_happy"])])
+        expected = raw if r["track"] not in last else 0.6 * last[r["track"]] + 0.4 * raw
+        np.testing.assert_allclose(smoothed, expected, atol=2e-7)
+        last[r["track"]] = smoothed
+
+
+@pytest.fixture(scope="module")
+def still(trained: dict) -> dict:
+    """One 640x480 frame saved as a PNG, and the format/align/gradient stages run on it through the CLI."""
+    root = trained["root"] / "still"
+    frame = canvas(photo(trained["london"], "012"), dx=20, angle=3.0)
+    (root / "raw" / "happy").mkdir(parents=True)
+    (root / "frames").mkdir()
+    cv2.imwrite(str(root / "raw" / "happy" / "012_08.png"), frame)
+    shutil.copy(root / "raw" / "happy" / "012_08.png", root / "frames" / "012_08.png")
+    sets = [f"raw_source={root / 'raw'}", f"formatted={root / 'formatted'}", f"aligned={root / 'aligned'}",
+            f"gradients={root / 'gradients'}", f"runs_dir={root / 'runs'}", f"align_template={TEMPLATE}",
+            "demo_set=false", "workers=1", f"detection.detect_width={DETECT_WIDTH}"]
+    assert cli(*sets, "train=false", "test=false") == 0
+    return {"root": root, "sets": sets}
+
+
+@pytest.mark.parametrize("kind", ["landmark_fnn", "gradient_fnn"])
+def test_still_frame_matches_the_stages(trained: dict, still: dict, kind: str) -> None:
+    from fer_compare.checkpoints import LoadedModel
+    from fer_compare.config import load_config
+    from fer_compare.data import load_features, network_image, source_key, to_network_input
+    from fer_compare.files import read_gray
+    from fer_compare.records import read_manifest
+
+    # The stored file read as load_model_data reads each file (it refuses a one-class folder).
+    config = load_config(None, still["sets"])
+    key = source_key(config, kind)
+    (record,) = read_manifest(Path(config[key]), key)
+    stored = load_features(record.path) if kind == "landmark_fnn" else network_image(
+        read_gray(record.path), tuple(config["nn"]["input"]))
+    expected = LoadedModel(trained["models"] / kind).predict(to_network_input(kind, stored[None]))[0]
+
+    table = still["root"] / f"{kind}.csv"
+    code = cli(*video_sets(trained, video_source=str(still["root"] / "frames"), video_model=kind,
+                           video_output=str(still["root"] / f"{kind}.mp4"), video_predictions=str(table),
+                           runs_dir=str(still["root"] / "runs")))
+    assert code == 0
+    rows = read_csv(table)
+    assert len(rows) == 1
+    got = np.array([float(rows[0]["raw_neutral"]), float(rows[0]["raw_happy"])])
+    assert np.allclose(got, expected, atol=1e-5), (got, expected)
+
+
+def test_frame_predictor_batches_faces(trained: dict) -> None:
+    from fer_compare.checkpoints import LoadedModel
+    from fer_compare.config import load_config
+    from fer_compare.video import STEPS, FramePredictor
+
+    config = load_config(None, video_sets(trained))
+    model = LoadedModel(trained["models"] / "gradient_fnn")
+    calls = []
+    original = model.predict
+    model.predict = lambda x: calls.append(len(x)) or original(x)
+    predictor = FramePredictor(config, model)
+    frame = two_faces(photo(trained["london"], "010"), photo(trained["london"], "013"))
+    faces = predictor.predict(frame)
+    assert len(faces) == 2 and calls == [2]
+    assert all(isinstance(f, FacePrediction) for f in faces)
+    assert all(f.probabilities.sum() == pytest.approx(1, abs=1e-5) for f in faces)
+    assert predictor.predict(np.full((H, W, 3), GRAY, np.uint8)) == [] and calls == [2]
+    summary = predictor.times.summary()
+    assert set(summary) == {*STEPS, "total"} and summary["model"]["median_ms"] >= 0
+    assert predictor.times.array().shape == (2, len(STEPS))
+
+
+def test_no_display_support_falls_back_to_a_file(trained: dict, clip: dict, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    if "GUI:                           NONE" not in cv2.getBuildInformation():
+        pytest.skip("this OpenCV has GUI support; the fallback is for the headless build")
+    monkeypatch.setenv("DISPLAY", ":99")
+    runs = tmp_path / "runs"
+    assert cli(*video_sets(trained, video_source=str(clip["path"]), video_model="gradient_fnn",
+                           runs_dir=str(runs), video_max_frames=3)) == 0
+    out = capsys.readouterr().out
+    (run_dir,) = list(runs.iterdir())
+    assert f"no GUI support in this OpenCV build; writing to {run_dir / 'video.mp4'}" in out
+    assert len(read_video(run_dir / "video.mp4")) == 3
+    assert {int(r["frame"]) for r in read_csv(run_dir / "video_predictions.csv")} == {0, 1, 2}
+
+
+def _one_error_line(capfd: pytest.CaptureFixture) -> str:
+    err = capfd.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err and lines[0].startswith("fer-compare: error: ")
+    return lines[0]
+
+
+def test_errors_are_one_line(trained: dict, tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+    runs = str(tmp_path / "runs")
+    capfd.readouterr()
+    assert cli(*video_sets(trained, video_source=7, video_model="landmark_fnn", runs_dir=runs)) == 2
+    assert "video_source: camera 7 cannot be opened (no camera?)" in _one_error_line(capfd)
+
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42 not really a video" * 10)
+    assert cli(*video_sets(trained, video_source=str(broken), video_model="landmark_fnn", runs_dir=runs)) == 2
+    assert str(broken) in _one_error_line(capfd)
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "a.png"), np.full((H, W, 3), GRAY, np.uint8))
+    assert cli(*video_sets(trained, video_source=str(frames), video_model="landmark_fnn", runs_dir=runs,
+                           model_to_save=str(tmp_path / "nothing"))) == 2
+    assert "no exported landmark_fnn model" in _one_error_line(capfd)
+
+    empty = str(tmp_path / "empty")
+    assert cli(*video_sets(trained, video_source=str(frames), video_model="", runs_dir=empty)) == 2
+    assert "video_model: not set" in _one_error_line(capfd)
+
+    assert cli(*video_sets(trained, video_source=str(frames), video_model="gradient_fnn", runs_dir=runs,
+                           **{"nn.input": [60, 60]})) == 2
+    line = _one_error_line(capfd)
+    assert "[4900]" in line and "[3600]" in line
+
+    existing = tmp_path / "taken.csv"
+    existing.write_text("mine")
+    assert cli(*video_sets(trained, video_source=str(frames), video_model="landmark_fnn", runs_dir=runs,
+                           video_predictions=str(existing))) == 2
+    assert "already exists" in _one_error_line(capfd) and existing.read_text() == "mine"
+    assert cli(*video_sets(trained, video_source=str(frames), video_model="landmark_fnn", runs_dir=runs,
+                           video_predictions=str(existing), overwrite=True)) == 0
+    assert existing.read_text().startswith("frame,track,x,y,w,h,label,")
+    assert not [p for p in tmp_path.rglob("*") if "partial" in p.name]
+
+
+def test_tracker_matches_by_overlap_and_smooths() -> None:
+    a, b = Box(0, 0, 100, 100), Box(300, 0, 100, 100)
+    assert iou(a, a) == 1.0 and iou(a, b) == 0.0 and iou(a, Box(50, 0, 100, 100)) == pytest.approx(1 / 3)
+    tracker = IouTracker(0.5, max_missing=1)
+    first = tracker.update([FacePrediction(a, np.array([1.0, 0.0])), FacePrediction(b, np.array([0.0, 1.0]))])
+    assert [t.id for t in first] == [1, 2]
+    second = tracker.update([FacePrediction(Box(305, 5, 100, 100), np.array([1.0, 0.0]))])
+    assert second[0].id == 2 and np.allclose(second[0].smoothed, [0.5, 0.5])
+    tracker.update([])
+    assert [t.id for t in tracker.tracks] == [2]  # track 1 unseen for 2 frames > max_missing
+    off = IouTracker(0.0).update([FacePrediction(a, np.array([0.3, 0.7]))])
+    assert np.allclose(off[0].smoothed, [0.3, 0.7])
+
+
+def test_letterbox_keeps_the_writer_size() -> None:
+    out = letterbox(np.full((100, 400, 3), 255, np.uint8), (W, H))
+    assert out.shape == (H, W, 3) and out[0, 0].sum() == 0 and out[H // 2, W // 2].sum() == 765
