@@ -17,7 +17,9 @@ the median over the clean epochs of all processes of a variant. Each side runs i
 (memory is isolated; peak RSS from getrusage in that process). The CPU roofline for gradient_fnn is
 a tf.matmul of two 4096x4096 float32 matrices, timed in its own subprocess before and after.
 `--ablations` adds variants of ours (jit on/off, no per-step sync, one dataset for all epochs,
-thread settings) and Keras with jit_compile=True, to explain the differences.
+thread settings) and Keras with jit_compile=True (and, for the CNN, bfloat16 mixed precision on both
+sides), to explain the differences. The roofline column is training FLOPs per example (3 x forward
+multiply-adds x 2) x samples/s over the measured matmul peak.
 JSON goes to benchmarks/results/ (git-ignored).
 """
 
@@ -59,8 +61,20 @@ def clean(epoch: dict[str, float]) -> bool:
 
 
 def gradient_fnn_flops_per_sample(classes: int = 6) -> float:
-    """Forward + backward (3x) multiply-adds (2 FLOPs) of 4900-12000-4900-classes, per example."""
+    """Forward + backward (3x) multiply-adds (2 FLOPs) of 4900-12000-4900-classes, per example (the issue's formula)."""
     return 3 * 2 * (4900 * 12000 + 12000 * 4900 + 4900 * classes)
+
+
+def flops_per_sample(kind: str) -> float:
+    """Training FLOPs per example: 3 x forward multiply-adds x 2 (the CNN's first layer has no input gradient)."""
+    if kind == "gradient_fnn":
+        return gradient_fnn_flops_per_sample(CLASSES[kind])
+    if kind == "cnn":
+        convs = [70 * 70 * 32 * 9 * 1, 35 * 35 * 64 * 9 * 32, 18 * 18 * 128 * 9 * 64]
+        dense = 9 * 9 * 128 * 128 + 128 * 256 + 256 * CLASSES[kind]
+        return 2 * (3 * (sum(convs) + dense) - convs[0])
+    subnet = 42 * 42 + 42 * 256 + 256 * 256
+    return 3 * 2 * (4 * subnet + 256 * 1024 + 1024 * 1024 + 1024 * CLASSES[kind])
 
 
 # --- the children -------------------------------------------------------------------------------
@@ -101,6 +115,8 @@ def child_ours(kind: str, n: int, batch: int, repeats: int, opts: dict[str, Any]
     from fer_compare.training import Trainer
 
     sets = [f"nn.{kind}.batch_size={batch}", "seed=0"]
+    if opts.get("mixed_precision"):
+        sets.append("mixed_precision=true")
     if opts.get("jit") is not None:
         sets.append(f"nn.{kind}.jit_compile={json.dumps(bool(opts['jit']))}")
     config = load_config(None, sets)
@@ -195,6 +211,8 @@ def child_keras(kind: str, n: int, batch: int, repeats: int, opts: dict[str, Any
     from fer_compare.data import to_network_input
 
     keras.utils.set_random_seed(0)
+    if opts.get("mixed_precision"):
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
     data = random_data(kind, n, CLASSES[kind])
     x, y = to_network_input(kind, data.x), data.y
     rss_start = peak_rss_mb()
@@ -291,6 +309,9 @@ def ablation_specs(kind: str, default_jit: bool) -> list[dict[str, Any]]:
              {"side": "ours", "opts": {"persistent_dataset": True}},
              {"side": "ours", "opts": {"intra": 2, "inter": 1}},
              {"side": "keras", "opts": {"jit": True}}]
+    if kind == "cnn":  # the CPU has AVX512_BF16: what bfloat16 compute buys on both sides
+        specs += [{"side": "ours", "opts": {"mixed_precision": True}},
+                  {"side": "keras", "opts": {"mixed_precision": True}}]
     return specs
 
 
@@ -376,10 +397,9 @@ def main() -> int:
                    "busy_cores_before": max(g["busy_cores_before"] for g in group),
                    "own_cores_median": median([e["own_cores"] for g in group for e in g["epochs"]]),
                    "load_1min_before": max(g["load_1min_before"] for g in group), "processes": len(group)}
-            if kind == "gradient_fnn":
-                achieved = gradient_fnn_flops_per_sample(CLASSES[kind]) * row["samples_per_second"]
-                row["achieved_gflops"] = achieved / 1e9
-                row["roofline_fraction"] = achieved / 1e9 / peak
+            achieved = flops_per_sample(kind) * row["samples_per_second"]
+            row["achieved_gflops"] = achieved / 1e9
+            row["roofline_fraction"] = achieved / 1e9 / peak
             rows.append(row)
         keras_sps = next(r["samples_per_second"] for r in rows if r["kind"] == kind and r["label"] == "keras")
         for r in rows:

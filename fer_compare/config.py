@@ -127,6 +127,11 @@ HELP: dict[str, str] = {
     "jit_compile": "compile the steps with XLA (measured: faster for gradient_fnn only, see BENCHMARKS.md)",
     "video_source": "camera index, video file or folder of images",
     "video_model": "which model the video stage runs (empty: the last comparison's winner)",
+    "video_output": "annotated video file (empty: a window if there is a display, else <run>/video.mp4)",
+    "video_predictions": "CSV of one row per face per frame (empty: <run>/video_predictions.csv)",
+    "video_smoothing": "exponential moving average of each face's probabilities across frames (0: off)",
+    "video_detect_width": "frames are downscaled to this width for Haar detection",
+    "video_max_frames": "stop after this many frames (0: until the source ends)",
 }
 
 MODEL_NAMES = ("cnn", "landmark_fnn", "gradient_fnn")
@@ -140,6 +145,7 @@ _CHOICES = {
     "evaluation.winner_rule": {"mean_accuracy", "mean_macro_f1"},
     "nn.gradient_fnn.source": {"gradients", "blurred"},
     "blur_options.source": {"gradients", "aligned", "formatted"},
+    "video_model": {"", "cnn", "landmark_fnn", "gradient_fnn"},
 }
 INPUT_PATHS = ("raw_source", "train_source", "test_source", "align_template")
 OUTPUT_PATHS = ("formatted", "aligned", "gradients", "blurred")
@@ -313,6 +319,10 @@ def _validate(config: dict[str, Any]) -> None:
         raise UserError("blur_options.ksize: expected an odd number")
     if bool(config["train_source"]) != bool(config["test_source"]):
         raise UserError("train_source and test_source go together: set both or neither")
+    if not 0 <= config["video_smoothing"] < 1:
+        raise UserError(f"video_smoothing: expected a factor in [0, 1), got {config['video_smoothing']}")
+    if config["video_detect_width"] < 0 or config["video_max_frames"] < 0:
+        raise UserError("video_detect_width and video_max_frames: expected 0 (off) or more")
     if config["learning_rate"] <= 0:
         raise UserError("learning_rate: expected a positive number")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import numpy as np
 from .checkpoints import LoadedModel
 from .data import ModelData, load_model_data, to_network_input
 from .errors import UserError
+from .files import atomic_write_text
 from .progress import say
 from .records import read_manifest, read_rejects
 from .report import FoldResult, ModelEvaluation, write_report
@@ -172,6 +174,10 @@ def run(config: dict[str, Any], run_dir: Path, trained: dict[str, TrainResult] |
                                    "pipeline works, not how well real emotions are recognised): "
                                    + protocol["description"])
     comparison = write_report(run_dir, config, evaluations, preprocessing_summary(config), protocol)
+    exports = {kind: str(t.export) for kind, t in trained.items() if t.export is not None}
+    if exports:  # the video stage takes the winner's own export from here
+        comparison["exports"] = exports
+        atomic_write_text(run_dir / "comparison.json", json.dumps(comparison, indent=2, allow_nan=False) + "\n")
     for kind, e in evaluations.items():
         accs = [float((f.y_true == f.y_pred).mean()) for f in e.folds if len(f.y_true)]
         say(f"  {kind}: test accuracy {np.mean(accs):.3f}" + (f" ± {np.std(accs):.3f} over {len(accs)} folds"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,32 +42,19 @@ class Run:
         return self.run_dir
 
 
-def _format(run: Run) -> None:
-    from .stages import format as stage
-
-    run.results["format"] = stage.run(run.config)
-    save_config(run.config, Path(run.config["formatted"]))
+# Each preprocessing stage and the config key of the folder it writes.
+OUTPUT_KEYS = {"format": "formatted", "align": "aligned", "gradient": "gradients", "blur": "blurred"}
 
 
-def _align(run: Run) -> None:
-    from .stages import align as stage
+def _preprocessing(name: str) -> Callable[[Run], None]:
+    """A preprocessing stage: run its module, then save the resolved config beside its outputs."""
 
-    run.results["align"] = stage.run(run.config)
-    save_config(run.config, Path(run.config["aligned"]))
+    def stage(run: Run) -> None:
+        module = importlib.import_module(f".stages.{name}", __package__)
+        run.results[name] = module.run(run.config)
+        save_config(run.config, Path(run.config[OUTPUT_KEYS[name]]))
 
-
-def _gradient(run: Run) -> None:
-    from .stages import gradient as stage
-
-    run.results["gradient"] = stage.run(run.config)
-    save_config(run.config, Path(run.config["gradients"]))
-
-
-def _blur(run: Run) -> None:
-    from .stages import blur as stage
-
-    run.results["blur"] = stage.run(run.config)
-    save_config(run.config, Path(run.config["blurred"]))
+    return stage
 
 
 def _train(run: Run) -> None:
@@ -88,10 +76,10 @@ def _video(run: Run) -> None:
 
 
 STAGES: dict[str, Callable[[Run], None]] = {
-    "format": _format,
-    "align": _align,
-    "gradient": _gradient,
-    "blur": _blur,
+    "format": _preprocessing("format"),
+    "align": _preprocessing("align"),
+    "gradient": _preprocessing("gradient"),
+    "blur": _preprocessing("blur"),
     "train": _train,
     "test": _test,
     "video": _video,
@@ -104,7 +92,7 @@ def run_pipeline(config: dict[str, Any]) -> Run:
     chosen = [name for name in STAGE_ORDER if config[name]]
     if not chosen:
         say("no stage is switched on; set one of " + ", ".join(STAGE_ORDER) + " to true")
-    preprocessing = [name for name in chosen if name in ("format", "align", "gradient", "blur")]
+    preprocessing = [name for name in chosen if name in OUTPUT_KEYS]
     for name in chosen:
         say(f"[{name}]")
         start = time.perf_counter()

@@ -564,7 +564,22 @@ def choose_kind(config: dict[str, Any]) -> str:
     if kind not in MODEL_NAMES:
         raise UserError(f"video_model: {path} names an unknown winner {kind!r}; set video_model")
     say(f"  model: {kind}, the winner in {path}")
+    export = _export_of(path, kind)
+    if export is not None and not config["model_to_load"]:
+        config["model_to_load"] = str(export)  # the very model that comparison trained and exported
+        say(f"  using the model that run exported: {export}")
     return kind
+
+
+def _export_of(comparison: Path, kind: str) -> Path | None:
+    """The SavedModel the comparison's run exported for `kind`, if it did and it is still there."""
+    try:
+        exported = json.loads(comparison.read_text(encoding="utf-8")).get("exports", {}).get(kind)
+    except (OSError, ValueError):
+        return None
+    if exported and (Path(exported) / "saved_model.pb").is_file():
+        return Path(exported)
+    return None
 
 
 def load_model(config: dict[str, Any], kind: str) -> LoadedModel:
@@ -576,6 +591,8 @@ def load_model(config: dict[str, Any], kind: str) -> LoadedModel:
 
         return load_trained(config, kind)
     path = Path(config["model_to_save"]) / kind
+    if not config["video_model"]:
+        say(f"  note: that comparison exported no model; using {path}, which may come from another run")
     if not (path / "saved_model.pb").is_file():
         raise UserError(f"video: no exported {kind} model at {path}; "
                         f"train it with save: true or set model_to_load")

@@ -183,3 +183,26 @@ assert losses[-1] < losses[0], losses
 def test_learning_rate_is_in_the_history(tmp_path):
     result = trainer(tmp_path, learnable(), "a", nn__landmark_fnn__max_epochs=1).fit()
     assert math.isclose(result.history[0]["learning_rate"], 0.003, rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("sets", [
+    {"augment__enabled": "true", "nn__cnn__max_epochs": 2},
+    {"loss": "svm_l2", "nn__cnn__max_epochs": 2},
+    {"mixed_precision": "true", "nn__cnn__max_epochs": 2},
+], ids=["augmentation", "svm-loss", "mixed-precision"])
+def test_training_options_from_the_related_reports(tmp_path, sets):
+    result = trainer(tmp_path, learnable("cnn"), "a", **sets).fit()
+    assert len(result.history) == 2 and all(math.isfinite(r["train_loss"]) for r in result.history)
+
+
+def test_augmentation_touches_training_data_only():
+    from fer_compare.input import InputPipeline
+
+    x = np.zeros((4, 10, 10), np.uint8)
+    x[:, :, :3] = 255  # a bright band on the left: flips and shifts move it
+    y = np.zeros(4, np.int32)
+    pipe = InputPipeline("cnn", 4, seed=0, augment={"enabled": True, "shift": 2, "flip": True})
+    train = next(iter(pipe.dataset(x, y, training=True)))[0].numpy()
+    evaluation = next(iter(pipe.dataset(x, y, training=False)))[0].numpy()
+    assert (evaluation[..., 0] == x / 255).all()
+    assert not (train[..., 0] == x / 255).all()
