@@ -68,21 +68,24 @@ class CpuWatch:
     steal_cores = time the hypervisor gave our vCPUs to someone else. Both ~0 on a quiet machine.
     """
 
-    def __enter__(self) -> CpuWatch:
+    def __init__(self, children: bool = False) -> None:
+        self.children = children  # also count finished (joined) child processes, e.g. a worker pool
+
+    def _own_cpu(self) -> float:
         import resource
 
+        who = [resource.RUSAGE_SELF] + ([resource.RUSAGE_CHILDREN] if self.children else [])
+        return sum(r.ru_utime + r.ru_stime for r in map(resource.getrusage, who))
+
+    def __enter__(self) -> CpuWatch:
         self._ticks = _cpu_ticks()
-        r = resource.getrusage(resource.RUSAGE_SELF)
-        self._cpu = r.ru_utime + r.ru_stime
+        self._cpu = self._own_cpu()
         self._t = time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        import resource
-
         self.seconds = time.perf_counter() - self._t
-        r = resource.getrusage(resource.RUSAGE_SELF)
-        own = (r.ru_utime + r.ru_stime - self._cpu) / max(self.seconds, 1e-9)
+        own = (self._own_cpu() - self._cpu) / max(self.seconds, 1e-9)
         total, idle, steal = (b - a for a, b in zip(self._ticks, _cpu_ticks(), strict=True))
         cores = os.cpu_count() or 1
         busy = (1.0 - idle / total) * cores if total > 0 else 0.0

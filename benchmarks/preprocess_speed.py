@@ -1,16 +1,19 @@
 """Preprocessing speed: format + align + gradient over the 204 London photos, through the stages' run(config).
 
     .venv/bin/python benchmarks/preprocess_speed.py [--repeats N] [--workers 2 1] [--profile]
+                                                  [--variants min_size=0.4 fork ...] [--no-cli]
 
 Each repeat runs in a fresh process with fresh output folders (under a temporary directory; the
 photos are read in place from ../shared/datasets/frl-london), so every stage really processes every
-photo, and the worker pools start from nothing as they do for a user (each stage's run_stage
-spawns its own pool). Timed: each stage's run(config), end to end, including the pool's process
-start-up, manifest and reject files and the gradient stage's montage. photos/s = 204 / the three
-stages' total. Also timed from outside: the whole child process (Python start-up + imports).
-`--profile` adds a single-process breakdown per photo (JPEG decode, Haar, dlib, warp, Laplacian,
-PNG writes) and the cost of starting a 2-process spawn pool with each stage's initializer.
-JSON goes to benchmarks/results/ (git-ignored).
+photo and the worker pool starts from nothing, as for a user. Timed: each stage's run(config), end
+to end — including the spawn of the worker pool (shared by the stages since runner._pool; closed
+and timed at the end, as the pipeline does), each worker's set-up (Haar, dlib's model), manifest and
+reject files and the gradient stage's montage. photos/s = 204 / that total. Also timed from outside:
+the whole child process (Python start-up + imports), and the same three stages through the CLI
+(`python -m fer_compare --set ...`). CPU use of our processes and of everything else is recorded
+(/proc/stat) so a disturbed repeat can be seen. `--variants` times changes (config overrides or
+monkeypatches, see VARIANTS) interleaved with the baseline; `--profile` adds a single-process
+breakdown per photo. JSON goes to benchmarks/results/ (git-ignored).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import (
     LONDON,
     ROOT,
+    CpuWatch,
     load_1min,
     machine,
     median,
@@ -39,16 +43,21 @@ from common import (
 )
 
 STAGES = ("format", "align", "gradient")
+COLUMNS = (*STAGES, "close_pool")
 
 
 VARIANTS = {
     "default": "the stages as they are",
-    "detect_width=320": "Haar on the photo downscaled to 320 px wide (config detection.detect_width=320)",
+    "min_size=0.4": "Haar looks only for faces >= 0.4 of the photo's shorter side (config detection.min_size; "
+                    "the default 0.25 sets the cost: the pyramid starts where such a face is 24 px)",
     "align_parent_light": "align.run checks only that the landmark model and template files exist, instead of "
-                          "loading dlib's 100 MB predictor and the template in the parent (monkeypatched)",
+                          "loading dlib's 100 MB predictor and the template in the parent (monkeypatched; a no-op "
+                          "once align.run itself stopped loading them)",
     "fork": "worker pools started with the fork context instead of spawn (monkeypatched runner.mp)",
-    "all": "detect_width=320 + align_parent_light + fork",
+    "all": "align_parent_light + fork (both keep every output identical)",
 }
+# --profile adds per-photo costs (the JPEG decoded straight to grayscale, Haar with detect_width 320 or
+# min_size 0.4 and how far their boxes agree with the default's), pool start-up and set-up costs.
 
 
 def stage_config(tmp: Path, workers: int, extra: list[str] = ()) -> dict[str, Any]:
@@ -75,8 +84,8 @@ def apply_variant(variant: str, workers: int) -> tuple[list[str], list[tuple[Any
     """Config overrides and (object, attribute, replacement) patches for a variant (workers > 1 for patches)."""
     from fer_compare.stages import align, runner
 
-    parts = {"detect_width=320", "align_parent_light", "fork"} if variant == "all" else {variant}
-    sets = ["detection.detect_width=320"] if "detect_width=320" in parts else []
+    parts = {"align_parent_light", "fork"} if variant == "all" else {variant}
+    sets = ["detection.min_size=[0.4, 0.4]"] if "min_size=0.4" in parts else []
     patches: list[tuple[Any, str, Any]] = []
     if "align_parent_light" in parts and workers > 1:
         from fer_compare.face.template import resolve_template
@@ -93,28 +102,39 @@ def apply_variant(variant: str, workers: int) -> tuple[list[str], list[tuple[Any
 
 
 def child_stages(workers: int, variant: str = "default") -> dict[str, Any]:
-    """Run format, align and gradient once into fresh folders; seconds per stage."""
+    """Run format, align and gradient once into fresh folders, then close the worker pool; seconds per stage."""
     import contextlib
     import io
 
-    from fer_compare.stages import align, format, gradient
+    from fer_compare.stages import align, format, gradient, runner
 
     modules = {"format": format, "align": align, "gradient": gradient}
     seconds: dict[str, float] = {}
     counts: dict[str, int] = {}
     sets, patches = apply_variant(variant, workers)
-    for obj, name, value in patches:
-        setattr(obj, name, value)
     with tempfile.TemporaryDirectory() as tmp:
         config = stage_config(Path(tmp), workers, sets)
-        for name in STAGES:
+        with CpuWatch(children=True) as watch:
+            for name in STAGES:
+                saved = []
+                for obj, attr, value in patches:
+                    if name == "align" or attr == "mp":  # align's patches only while the parent runs align
+                        saved.append((obj, attr, getattr(obj, attr)))
+                        setattr(obj, attr, value)
+                t0 = time.perf_counter()
+                with contextlib.redirect_stdout(io.StringIO()):
+                    result = modules[name].run(config)
+                seconds[name] = time.perf_counter() - t0
+                counts[name] = len(result.records)
+                for obj, attr, value in saved:
+                    setattr(obj, attr, value)
             t0 = time.perf_counter()
-            with contextlib.redirect_stdout(io.StringIO()):
-                result = modules[name].run(config)
-            seconds[name] = time.perf_counter() - t0
-            counts[name] = len(result.records)
-    return {"workers": workers, "variant": variant, "seconds": seconds, "total": sum(seconds.values()),
-            "records": counts}
+            if hasattr(runner, "close_pool"):  # the shared pool, as the pipeline closes it after the last stage
+                runner.close_pool()
+            seconds["close_pool"] = time.perf_counter() - t0
+    total = sum(seconds.values())
+    return {"workers": workers, "variant": variant, "seconds": seconds, "total": total, "records": counts,
+            "cpu": watch.record(), "own_cores": watch.own_cores, "foreign_cores": watch.foreign_cores}
 
 
 def child_profile(limit: int = 0) -> dict[str, Any]:
@@ -170,7 +190,7 @@ def child_profile(limit: int = 0) -> dict[str, Any]:
             crop = crop_face(gray, boxes[0], tuple(config["image"]["size"]))
             t["crop_resize"].append(time.perf_counter() - a)
             a = time.perf_counter()
-            write_image(out / "c.png", crop)
+            write_image(out / f"c{len(t['imread_bgr'])}.png", crop)
             t["png_write_crop"].append(time.perf_counter() - a)
             a = time.perf_counter()
             lm = predictor(crop)
@@ -179,50 +199,70 @@ def child_profile(limit: int = 0) -> dict[str, Any]:
             aligned, moved = aligner(crop, lm)
             t["warp_align"].append(time.perf_counter() - a)
             a = time.perf_counter()
-            write_image(out / "a.png", aligned)
+            write_image(out / f"a{len(t['imread_bgr'])}.png", aligned)
             t["png_write_aligned"].append(time.perf_counter() - a)
             a = time.perf_counter()
             g = masked_gradient(aligned, moved, config["gradient_options"]["ksize"],
                                 config["gradient_options"]["negative"])
             t["laplacian_mask"].append(time.perf_counter() - a)
             a = time.perf_counter()
-            write_image(out / "g.png", g)
+            write_image(out / f"g{len(t['imread_bgr'])}.png", g)
             t["png_write_gradient"].append(time.perf_counter() - a)
 
-        # Haar at detect_width 320 vs the default (no downscaling of these 512 px photos): same decision, IoU.
-        small = HaarFaceDetector(d["scale_factor"], d["min_neighbors"], tuple(d["min_size"]), 320)
-        same, ious, haar320 = 0, [], []
+        # Cheaper detection settings vs the default: same one-face decision? box IoU? time?
+        alternatives = {
+            "detect_width=320": HaarFaceDetector(d["scale_factor"], d["min_neighbors"], tuple(d["min_size"]), 320),
+            "min_size=0.4": HaarFaceDetector(d["scale_factor"], d["min_neighbors"], (0.4, 0.4), d["detect_width"]),
+        }
+        agreement: dict[str, dict[str, float]] = {}
+        for alt_name, alt in alternatives.items():
+            same, ious, times = 0, [], []
+            for p in photos:
+                gray = load_gray(str(p))
+                a = time.perf_counter()
+                b_alt = alt.detect(gray)
+                times.append(time.perf_counter() - a)
+                b = detector.detect(gray)
+                same += (len(b) == 1) == (len(b_alt) == 1)
+                if len(b) == 1 and len(b_alt) == 1:
+                    ious.append(_iou(b[0], b_alt[0]))
+            t[f"haar_{alt_name}"] = times
+            agreement[alt_name] = {"same_one_face_decision": same, "iou_median": float(np.median(ious)),
+                                   "iou_min": float(np.min(ious))}
+        # Decoding the JPEG straight to grayscale (libjpeg skips the colour planes) vs files.read_gray.
+        t["imdecode_grayscale"] = []
         for p in photos:
-            gray = load_gray(str(p))
             a = time.perf_counter()
-            b320 = small.detect(gray)
-            haar320.append(time.perf_counter() - a)
-            b = detector.detect(gray)
-            same += (len(b) == 1) == (len(b320) == 1)
-            if len(b) == 1 and len(b320) == 1:
-                ious.append(_iou(b[0], b320[0]))
-        t["haar_detect_width_320"] = haar320
+            cv2.imdecode(np.fromfile(p, np.uint8), cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION)
+            t["imdecode_grayscale"].append(time.perf_counter() - a)
 
-        # A spawn pool of 2 with each stage's initializer, given one trivial task per worker.
+        # Each stage's per-process set-up (what a worker does on its first photo of the stage), in this process.
         factories = {
             "format": partial(format.FaceCropper, config, out, False),
             "align": partial(align.FaceAlignerStep, config, out),
             "gradient": partial(gradient.GradientStep, config, out),
         }
-        pool_start: dict[str, float] = {}
+        setup_s: dict[str, float] = {}
         for name, factory in factories.items():
             a = time.perf_counter()
-            ctx = mp.get_context("spawn")
-            with contextlib.redirect_stdout(io.StringIO()), ctx.Pool(2, initializer=_init_worker,
-                                                                     initargs=(factory,)) as pool:
-                pool.map(abs, [1, 2], chunksize=1)
-            pool_start[name] = time.perf_counter() - a
+            factory()
+            setup_s[name] = time.perf_counter() - a
+        # align.run's own check in the parent before any photo: loads the landmark model and the template.
+        a = time.perf_counter()
+        Template(config["align_template"], LandmarkPredictor(config["landmark_model"]), tuple(config["image"]["size"]))
+        parent_check = time.perf_counter() - a
+        # Starting (and stopping) a spawn pool of 2, one trivial task per worker.
+        a = time.perf_counter()
+        ctx = mp.get_context("spawn")
+        with contextlib.redirect_stdout(io.StringIO()), ctx.Pool(2, initializer=_init_worker) as pool:
+            pool.map(abs, [1, 2], chunksize=1)
+        pool_start = time.perf_counter() - a
     ms = {k: 1000 * float(np.median(v)) for k, v in t.items() if v}
     sums = {k: float(np.sum(v)) for k, v in t.items() if v}
     return {"photos": len(photos), "median_ms": ms, "total_s_single_process": sums,
-            "align_setup_s": setup_align, "pool_start_s": pool_start,
-            "detect_width_320": {"same_one_face_decision": same, "iou_median": float(np.median(ious)),
-                                 "iou_min": float(np.min(ious))}}
+            "align_setup_s": setup_align, "stage_setup_s": setup_s, "align_parent_check_s": parent_check,
+            "pool_start_s": pool_start,
+            "detection_alternatives": agreement}
 
 
 def _iou(a: Any, b: Any) -> float:
@@ -284,36 +324,35 @@ def main() -> int:
           flush=True)
     runs: list[dict[str, Any]] = []
     cli: list[dict[str, Any]] = []
+
+    def stage_run(r: int, workers: int, variant: str) -> None:
+        busy = wait_for_idle_cores()
+        t0 = time.perf_counter()
+        run = run_child([str(Path(__file__).resolve()), "--child",
+                         json.dumps({"what": "stages", "workers": workers, "variant": variant})])
+        run["process_wall"] = time.perf_counter() - t0
+        run["busy_cores_before"] = busy
+        run["photos_per_second"] = n_photos / run["total"]
+        runs.append(run)
+        s = run["seconds"]
+        name = f"workers={workers}" + ("" if variant == "default" else f" {variant}")
+        print(f"  repeat {r} {name:30} {run['photos_per_second']:6.1f} photos/s  "
+              + "  ".join(f"{k} {s[k]:.2f} s" for k in COLUMNS)
+              + f"  (process {run['process_wall']:.2f} s; faces kept {run['records']['gradient']}; cores: ours "
+                f"{run['own_cores']:.2f}, others {run['foreign_cores']:.2f})", flush=True)
+
+    # Interleaved, so that the variants and the baseline see the same machine conditions.
     for r in range(args.repeats):
         for w in args.workers:
-            busy = wait_for_idle_cores()
-            t0 = time.perf_counter()
-            run = run_child([str(Path(__file__).resolve()), "--child", json.dumps({"what": "stages", "workers": w})])
-            run["process_wall"] = time.perf_counter() - t0
-            run["busy_cores_before"] = busy
-            run["photos_per_second"] = n_photos / run["total"]
-            runs.append(run)
-            s = run["seconds"]
-            print(f"  repeat {r} workers {w}: {run['photos_per_second']:6.1f} photos/s  "
-                  + "  ".join(f"{k} {s[k]:.2f} s" for k in STAGES)
-                  + f"  (process {run['process_wall']:.2f} s, busy {busy:.2f})", flush=True)
+            stage_run(r, w, "default")
         if not args.no_cli:
             busy = wait_for_idle_cores()
             c = run_cli(max(args.workers))
             c["busy_cores_before"] = busy
             cli.append(c)
-            print(f"  repeat {r} CLI workers {c['workers']}: {c['wall']:.2f} s", flush=True)
-    for variant in args.variants:
-        for r in range(args.repeats):
-            busy = wait_for_idle_cores()
-            run = run_child([str(Path(__file__).resolve()), "--child",
-                             json.dumps({"what": "stages", "workers": 2, "variant": variant})])
-            run["busy_cores_before"] = busy
-            run["photos_per_second"] = n_photos / run["total"]
-            runs.append(run)
-            s = run["seconds"]
-            print(f"  repeat {r} {variant}: {run['photos_per_second']:6.1f} photos/s  "
-                  + "  ".join(f"{k} {s[k]:.2f} s" for k in STAGES) + f"  records {run['records']}", flush=True)
+            print(f"  repeat {r} CLI workers={c['workers']}: {c['wall']:.2f} s", flush=True)
+        for variant in args.variants:
+            stage_run(r, max(args.workers), variant)
     profile = None
     if args.profile:
         wait_for_idle_cores()
@@ -322,36 +361,36 @@ def main() -> int:
     summary: dict[str, Any] = {}
     groups = [(f"workers={w}", [r for r in runs if r["workers"] == w and r["variant"] == "default"])
               for w in args.workers]
-    groups += [(f"workers=2 {v}", [r for r in runs if r["variant"] == v]) for v in args.variants]
+    groups += [(f"workers={max(args.workers)} {v}", [r for r in runs if r["variant"] == v]) for v in args.variants]
     for name, mine in groups:
         summary[name] = {
             "photos_per_second_median": median([r["photos_per_second"] for r in mine]),
             "total_s_median": median([r["total"] for r in mine]),
-            "stage_s_median": {k: median([r["seconds"][k] for r in mine]) for k in STAGES},
+            "stage_s_median": {k: median([r["seconds"][k] for r in mine]) for k in COLUMNS},
             "process_wall_s_median": median([r["process_wall"] for r in mine]),
             "records": mine[0]["records"],
         }
     if cli:
         summary["cli"] = {"workers": cli[0]["workers"], "wall_s_median": median([c["wall"] for c in cli]),
                           "photos_per_second_median": n_photos / median([c["wall"] for c in cli])}
-    print(f"\n{'':32}{'photos/s':>10}{'total s':>9}" + "".join(f"{k + ' s':>11}" for k in STAGES)
+    print(f"\n{'':32}{'photos/s':>10}{'total s':>9}" + "".join(f"{k + ' s':>11}" for k in COLUMNS)
           + f"{'process s':>11}")
     for name, _ in groups:
         s = summary[name]
         print(f"{name:32}{s['photos_per_second_median']:>10.1f}{s['total_s_median']:>9.2f}"
-              + "".join(f"{s['stage_s_median'][k]:>11.2f}" for k in STAGES) + f"{s['process_wall_s_median']:>11.2f}")
+              + "".join(f"{s['stage_s_median'][k]:>11.2f}" for k in COLUMNS) + f"{s['process_wall_s_median']:>11.2f}")
     if cli:
         print(f"CLI (python -m fer_compare, workers={summary['cli']['workers']}): "
               f"{summary['cli']['wall_s_median']:.2f} s = {summary['cli']['photos_per_second_median']:.1f} photos/s")
     if profile:
         print("single-process medians per photo (ms): "
               + ", ".join(f"{k} {v:.2f}" for k, v in profile["median_ms"].items()))
-        print("spawn pool(2) start-up incl. initializer (s): "
-              + ", ".join(f"{k} {v:.2f}" for k, v in profile["pool_start_s"].items())
-              + f"; align set-up in one process (dlib model + template) {profile['align_setup_s']:.2f} s")
-        agree = profile["detect_width_320"]
-        print(f"Haar at detect_width 320: same one-face decision on {agree['same_one_face_decision']}/"
-              f"{profile['photos']} photos, box IoU median {agree['iou_median']:.3f}, min {agree['iou_min']:.3f}")
+        print(f"spawn pool(2) start + stop: {profile['pool_start_s']:.2f} s; per-process set-up of each stage (s): "
+              + ", ".join(f"{k} {v:.2f}" for k, v in profile["stage_setup_s"].items())
+              + f"; align.run's check in the parent {profile['align_parent_check_s']:.2f} s")
+        for alt_name, agree in profile["detection_alternatives"].items():
+            print(f"Haar with {alt_name}: same one-face decision on {agree['same_one_face_decision']}/"
+                  f"{profile['photos']} photos, box IoU median {agree['iou_median']:.3f}, min {agree['iou_min']:.3f}")
     best = summary[f"workers={max(args.workers)}"]["photos_per_second_median"]
     print(f"target >= 100 photos/s with workers={max(args.workers)}: {'MET' if best >= 100 else 'NOT MET'}")
     path = write_results("preprocess_speed", {

@@ -6,20 +6,23 @@
 For each model (thesis sizes, batch 32; 8, 8 and 6 classes) both sides train on the SAME
 in-memory random data (320 examples by default: 10 steps an epoch). Ours: `fer_compare.training.
 Trainer` built on a `ModelData`, timing whole epochs of `trainer.train_step` over
-`trainer._dataset(...)` exactly as `Trainer.fit` drives them (a float(loss) per step), without
-the per-epoch validation and checkpointing. Keras: keras.Sequential/functional with matching
+`trainer._dataset(...)` exactly as `Trainer.fit` drives them (losses kept as tensors, read once
+per epoch), without the per-epoch validation and checkpointing. Keras: keras.Sequential/functional with matching
 layers and initializers, Adam(1e-4), sparse categorical cross-entropy from logits,
 `model.fit(x, y, batch_size=32, epochs=..., verbose=0)` with default settings, epoch times from a
 callback. The first epoch of each side is a warm-up (tracing, XLA compilation); then epochs are
-timed until `--repeats` of them were "clean" — other processes used <= 0.25 core meanwhile, from
-/proc/stat minus our own getrusage (this machine is shared) — or 3x that many ran; samples/s is
-the median over the clean epochs of all processes of a variant. Each side runs in a fresh subprocess
-(memory is isolated; peak RSS from getrusage in that process). The CPU roofline for gradient_fnn is
-a tf.matmul of two 4096x4096 float32 matrices, timed in its own subprocess before and after.
-`--ablations` adds variants of ours (jit on/off, no per-step sync, one dataset for all epochs,
-thread settings) and Keras with jit_compile=True (and, for the CNN, bfloat16 mixed precision on both
-sides), to explain the differences. The roofline column is training FLOPs per example (3 x forward
-multiply-adds x 2) x samples/s over the measured matmul peak.
+timed until `--repeats` of them (x4 for landmark_fnn, whose epochs take 0.1 s) were "clean" — other
+processes used <= 0.25 core meanwhile (/proc/stat minus our own getrusage: this machine is shared)
+and our process was not starved of its second core by the host (own CPU >= 75 % of its best epoch)
+— or 3x that many ran; samples/s is the median over the clean epochs of all processes of a variant
+(the median over all timed epochs is reported beside it). Each side runs in a fresh subprocess
+(memory is isolated; peak RSS from getrusage in that process).
+`--ablations` adds variants of ours (jit on/off, a float(loss) per step, one dataset for all epochs,
+thread settings, gradient_fnn without layer-wise updates) and Keras with jit_compile=True (and, for
+the CNN, bfloat16 mixed precision on both sides), to explain the differences. The roofline column
+is training FLOPs per example (3 x forward multiply-adds x 2) x samples/s over the measured matmul
+peak (the matmul peak: a tf.matmul of two 4096x4096 float32 matrices, in its own subprocess
+before and after).
 JSON goes to benchmarks/results/ (git-ignored).
 """
 
@@ -50,14 +53,26 @@ from common import (
 
 CLASSES = {"cnn": 8, "landmark_fnn": 8, "gradient_fnn": 6}
 MATMUL_N = 4096
-# An epoch is "clean" when other processes used at most this many cores while it ran (CpuWatch).
+# An epoch is "clean" when other processes used at most MAX_FOREIGN_CORES while it ran, and our process
+# was not starved: it got at least MIN_OWN_SHARE of the CPU it got in its best epochs. (On this VM the
+# host sometimes does not run the second vCPU for seconds: /proc/stat then shows that core idle, not
+# stolen, our process runs on one core and the epoch takes 2x as long; seen alike on both sides.)
 # Each process trains until it has `repeats` clean epochs, or MAX_EPOCHS_FACTOR * repeats epochs.
 MAX_FOREIGN_CORES = 0.25
+MIN_OWN_SHARE = 0.75
 MAX_EPOCHS_FACTOR = 3
+# landmark_fnn epochs take ~0.1 s (10 small steps): time this many times more of them.
+EPOCHS_FACTOR = {"cnn": 1, "landmark_fnn": 4, "gradient_fnn": 1}
 
 
-def clean(epoch: dict[str, float]) -> bool:
-    return epoch["foreign_cores"] + epoch["steal_cores"] <= MAX_FOREIGN_CORES
+def clean(epoch: dict[str, float], best_own: float = 0.0) -> bool:
+    quiet = epoch["foreign_cores"] + epoch["steal_cores"] <= MAX_FOREIGN_CORES
+    return quiet and epoch["own_cores"] >= MIN_OWN_SHARE * best_own
+
+
+def n_clean(epochs: list[dict[str, float]]) -> int:
+    best = max((e["own_cores"] for e in epochs), default=0.0)
+    return sum(clean(e, best) for e in epochs)
 
 
 def gradient_fnn_flops_per_sample(classes: int = 6) -> float:
@@ -117,6 +132,8 @@ def child_ours(kind: str, n: int, batch: int, repeats: int, opts: dict[str, Any]
     sets = [f"nn.{kind}.batch_size={batch}", "seed=0"]
     if opts.get("mixed_precision"):
         sets.append("mixed_precision=true")
+    if "layerwise" in opts:
+        sets.append(f"nn.{kind}.layerwise_updates={json.dumps(bool(opts['layerwise']))}")
     if opts.get("jit") is not None:
         sets.append(f"nn.{kind}.jit_compile={json.dumps(bool(opts['jit']))}")
     config = load_config(None, sets)
@@ -137,18 +154,17 @@ def child_ours(kind: str, n: int, batch: int, repeats: int, opts: dict[str, Any]
         def epoch(e: int) -> dict[str, float]:
             with CpuWatch() as watch:
                 ds = persistent if persistent is not None else trainer._dataset(index, training=True, epoch=e)
-                if opts.get("sync", "step") == "step":
-                    losses = [float(trainer.train_step(x, y)) for x, y in ds]  # what Trainer.fit does
-                else:
-                    losses = [trainer.train_step(x, y) for x, y in ds]
-                    losses = [float(v) for v in losses]
-            if not np.isfinite(np.mean(losses)):
+                if opts.get("sync") == "step":  # what Trainer.fit did before 540b25a: float(loss) per step
+                    loss = float(np.mean([float(trainer.train_step(x, y)) for x, y in ds]))
+                else:  # what Trainer.fit does: losses kept as tensors, read once per epoch
+                    loss = float(tf.reduce_mean(tf.stack([trainer.train_step(x, y) for x, y in ds])))
+            if not np.isfinite(loss):
                 raise RuntimeError("loss not finite")
             return watch.record()
 
         warm = epoch(0)["seconds"]
         epochs: list[dict[str, float]] = []
-        while sum(clean(e) for e in epochs) < repeats and len(epochs) < MAX_EPOCHS_FACTOR * repeats:
+        while n_clean(epochs) < repeats and len(epochs) < MAX_EPOCHS_FACTOR * repeats:
             epochs.append(epoch(len(epochs) + 1))
         jit = bool(trainer.hyper["jit_compile"])
     return {"side": "ours", "kind": kind, "jit_compile": jit, "epoch_seconds": [e["seconds"] for e in epochs],
@@ -238,7 +254,7 @@ def child_keras(kind: str, n: int, batch: int, repeats: int, opts: dict[str, Any
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             self._watch.__exit__(None, None, None)
             self.epochs.append(self._watch.record())
-            if sum(clean(e) for e in self.epochs[1:]) >= repeats:
+            if n_clean(self.epochs[1:]) >= repeats:
                 self.model.stop_training = True
 
     timer = EpochTimer()
@@ -261,12 +277,13 @@ def child_matmul(reps: int = 7) -> dict[str, Any]:
     float(mm())
     float(mm())
     runs = []
-    while sum(clean(r) for r in runs) < reps and len(runs) < MAX_EPOCHS_FACTOR * reps:
+    while n_clean(runs) < reps and len(runs) < MAX_EPOCHS_FACTOR * reps:
         with CpuWatch() as watch:
             float(mm())
         runs.append(watch.record())
     flops = 2.0 * MATMUL_N**3
-    good = [r["seconds"] for r in runs if clean(r)] or [r["seconds"] for r in runs]
+    best = max(r["own_cores"] for r in runs)
+    good = [r["seconds"] for r in runs if clean(r, best)] or [r["seconds"] for r in runs]
     return {"side": "matmul", "runs": runs, "gflops": flops / median(good) / 1e9,
             "gflops_each": [flops / t / 1e9 for t in good]}
 
@@ -286,7 +303,8 @@ def spawn(spec: dict[str, Any]) -> dict[str, Any]:
 def clean_seconds(runs: list[dict[str, Any]]) -> tuple[list[float], int]:
     """Seconds of the clean epochs of these runs (all epochs if fewer than 3 are clean), and how many were clean."""
     epochs = [e for r in runs for e in r["epochs"]]
-    good = [e["seconds"] for e in epochs if clean(e)]
+    best = max((e["own_cores"] for e in epochs), default=0.0)
+    good = [e["seconds"] for e in epochs if clean(e, best)]
     return (good if len(good) >= 3 else [e["seconds"] for e in epochs]), len(good)
 
 
@@ -304,11 +322,15 @@ def label(spec: dict[str, Any]) -> str:
 
 def ablation_specs(kind: str, default_jit: bool) -> list[dict[str, Any]]:
     """Variants that separate XLA, per-step sync, per-epoch dataset building and thread settings."""
+    from fer_compare.config import DEFAULTS
+
     specs = [{"side": "ours", "opts": {"jit": not default_jit}},
-             {"side": "ours", "opts": {"sync": "epoch"}},
+             {"side": "ours", "opts": {"sync": "step"}},
              {"side": "ours", "opts": {"persistent_dataset": True}},
              {"side": "ours", "opts": {"intra": 2, "inter": 1}},
              {"side": "keras", "opts": {"jit": True}}]
+    if kind == "gradient_fnn" and "layerwise_updates" in DEFAULTS["nn"]["gradient_fnn"]:
+        specs.append({"side": "ours", "opts": {"layerwise": False}})  # one tape over all weights
     if kind == "cnn":  # the CPU has AVX512_BF16: what bfloat16 compute buys on both sides
         specs += [{"side": "ours", "opts": {"mixed_precision": True}},
                   {"side": "keras", "opts": {"mixed_precision": True}}]
@@ -316,17 +338,22 @@ def ablation_specs(kind: str, default_jit: bool) -> list[dict[str, Any]]:
 
 
 def table(rows: list[dict[str, Any]], matmul: float) -> str:
-    lines = [f"{'model':14}{'variant':44}{'jit':>5}{'samples/s':>11}{'vs keras':>9}{'epoch s':>9}"
-             f"{'peak RSS MB':>12}{'roofline':>9}{'clean':>7}{'other':>6}"]
+    lines = [f"{'model':14}{'variant':44}{'jit':>5}{'samples/s':>11}{'vs keras':>9}{'all ep.':>9}{'best':>8}"
+             f"{'vs keras':>9}{'epoch s':>9}"
+             f"{'peak RSS MiB':>13}{'roofline':>9}{'clean':>7}{'other':>6}"]
     for r in rows:
         roof = f"{r['roofline_fraction']:.1%}" if r.get("roofline_fraction") is not None else ""
         ratio = f"{r['vs_keras']:.2f}x" if r.get("vs_keras") else ""
         lines.append(f"{r['kind']:14}{r['label']:44}{'on' if r['jit_compile'] else 'off':>5}"
-                     f"{r['samples_per_second']:>11.1f}{ratio:>9}{r['median_epoch_seconds']:>9.3f}"
-                     f"{r['peak_rss_mb']:>12.0f}{roof:>9}{str(r['clean_epochs']) + '/' + str(r['all_epochs']):>7}"
+                     f"{r['samples_per_second']:>11.1f}{ratio:>9}{r['samples_per_second_all_epochs']:>9.1f}"
+                     f"{r['samples_per_second_best']:>8.1f}{r['vs_keras_best']:>8.2f}x"
+                     f"{r['median_epoch_seconds']:>9.3f}"
+                     f"{r['peak_rss_mb']:>13.0f}{roof:>9}{str(r['clean_epochs']) + '/' + str(r['all_epochs']):>7}"
                      f"{r['foreign_cores_median']:>6.2f}")
-    lines.append(f"matmul 4096^2 float32 peak: {matmul:.0f} GFLOP/s. clean: timed epochs with other processes "
-                 f"<= {MAX_FOREIGN_CORES} core / all timed epochs; other: median cores used by other processes")
+    lines.append(f"matmul 4096^2 float32 peak: {matmul:.0f} GFLOP/s. samples/s: median over clean epochs (other "
+                 f"processes <= {MAX_FOREIGN_CORES} core, ours not starved of a core); all ep.: median over all "
+                 f"timed epochs; best: the fastest epoch; clean: clean/all timed epochs; other: median cores "
+                 f"used by other processes")
     return "\n".join(lines)
 
 
@@ -341,7 +368,6 @@ def main() -> int:
     p.add_argument("--max-load", type=float, default=1.0, help="wait until the 1-minute load is at most this")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
-
     if args.child:
         spec = json.loads(args.child)
         if spec["side"] == "matmul":
@@ -362,17 +388,18 @@ def main() -> int:
     matmuls = [spawn({"side": "matmul"})]
     runs: list[dict[str, Any]] = []
     for kind in args.models:
+        repeats = args.repeats * EPOCHS_FACTOR[kind]
         for r in range(args.rounds):
             sides = ["ours", "keras"] if r % 2 == 0 else ["keras", "ours"]
             for side in sides:
-                run = summarize(spawn({**base, "side": side, "kind": kind}), args.examples)
+                run = summarize(spawn({**base, "side": side, "kind": kind, "repeats": repeats}), args.examples)
                 print(f"  {kind:13} {side:6} {run['samples_per_second']:8.1f} samples/s  "
-                      f"peak RSS {run['peak_rss_mb']:.0f} MB", flush=True)
+                      f"peak RSS {run['peak_rss_mb']:.0f} MiB", flush=True)
                 runs.append(run)
         if args.ablations:
             default_jit = bool(next(r for r in runs if r["kind"] == kind and r["side"] == "ours")["jit_compile"])
             for spec in ablation_specs(kind, default_jit):
-                run = summarize(spawn({**base, **spec, "kind": kind}), args.examples)
+                run = summarize(spawn({**base, **spec, "kind": kind, "repeats": repeats}), args.examples)
                 print(f"  {kind:13} {label(spec):40} {run['samples_per_second']:8.1f} samples/s", flush=True)
                 runs.append(run)
     matmuls.append(spawn({"side": "matmul"}))
@@ -386,10 +413,13 @@ def main() -> int:
             if run["kind"] == kind:
                 variants.setdefault(label(run["spec"]), []).append(run)
         for name, group in variants.items():
-            epochs, n_clean = clean_seconds(group)
+            epochs, clean_count = clean_seconds(group)
             foreign = [e["foreign_cores"] + e["steal_cores"] for g in group for e in g["epochs"]]
             sec = median(epochs)
-            row = {"clean_epochs": n_clean, "all_epochs": len(foreign), "foreign_cores_median": median(foreign),
+            all_sec = [e["seconds"] for g in group for e in g["epochs"]]
+            row = {"clean_epochs": clean_count, "all_epochs": len(foreign), "foreign_cores_median": median(foreign),
+                   "samples_per_second_all_epochs": args.examples / median(all_sec),
+                   "samples_per_second_best": args.examples / min(all_sec),
                    "kind": kind, "label": name, "side": group[0]["side"], "jit_compile": group[0]["jit_compile"],
                    "median_epoch_seconds": sec, "samples_per_second": args.examples / sec,
                    "epoch_seconds": epochs, "peak_rss_mb": max(g["peak_rss_mb"] for g in group),
@@ -401,19 +431,24 @@ def main() -> int:
             row["achieved_gflops"] = achieved / 1e9
             row["roofline_fraction"] = achieved / 1e9 / peak
             rows.append(row)
-        keras_sps = next(r["samples_per_second"] for r in rows if r["kind"] == kind and r["label"] == "keras")
+        keras_row = next(r for r in rows if r["kind"] == kind and r["label"] == "keras")
         for r in rows:
             if r["kind"] == kind:
-                r["vs_keras"] = r["samples_per_second"] / keras_sps
+                r["vs_keras"] = r["samples_per_second"] / keras_row["samples_per_second"]
+                r["vs_keras_best"] = r["samples_per_second_best"] / keras_row["samples_per_second_best"]
     print(table(rows, peak))
 
     targets = {"gradient_fnn": 1.5, "cnn": 1.2, "landmark_fnn": 1.2}
     verdicts = {}
     for kind in args.models:
         ours = next(r for r in rows if r["kind"] == kind and r["label"] == "ours")
-        verdicts[f"{kind} >= {targets[kind]}x keras"] = ours["vs_keras"] >= targets[kind]
+        ok = ours["vs_keras"] >= targets[kind]
+        verdicts[f"{kind} >= {targets[kind]}x keras (median, {ours['vs_keras']:.2f}x)"] = ok
+        verdicts[f"{kind} >= {targets[kind]}x keras (fastest epochs, {ours['vs_keras_best']:.2f}x)"] = (
+            ours["vs_keras_best"] >= targets[kind])
         if kind == "gradient_fnn":
-            verdicts["gradient_fnn peak RSS <= 2.2 GB"] = ours["peak_rss_mb"] * 1024**2 <= 2.2e9
+            verdicts[f"gradient_fnn peak RSS <= 2.2 GB ({ours['peak_rss_mb'] * 1024**2 / 1e9:.2f} GB)"] = (
+                ours["peak_rss_mb"] * 1024**2 <= 2.2e9)
     for name, ok in verdicts.items():
         print(f"  {'MET    ' if ok else 'NOT MET'} {name}")
     path = write_results("train_throughput", {

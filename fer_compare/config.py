@@ -26,7 +26,7 @@ _MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
         "batch_size": 32, "max_epochs": 60, "learning_rate": None, "dropout": 0.0,
         "l2": 0.0, "hidden": [12000, 4900],
         "emotions": ["neutral", "happy", "sad", "angry", "disgusted", "surprised"],
-        "source": "gradients", "jit_compile": True, "layerwise_updates": True,
+        "source": "gradients", "jit_compile": True, "layerwise_updates": False,
     },
 }
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import UserError
 from ..face.alignment import FaceAligner
 from ..face.features import landmark_features
 from ..face.landmarks import LandmarkPredictor, find_landmark_model
@@ -59,8 +60,16 @@ def alignment_error(points: np.ndarray, template: np.ndarray) -> float:
 def run(config: dict[str, Any]) -> StageResult:
     src, out = Path(config["formatted"]), Path(config["aligned"])
     prepare_output(out, "aligned", [("formatted", src)])
-    find_landmark_model(config["landmark_model"])  # fail early with one line, before workers start
-    Template(config["align_template"], LandmarkPredictor(config["landmark_model"]), tuple(config["image"]["size"]))
+    # Fail early with one line, before workers start; the workers load dlib's model themselves
+    # (loading it here too would cost 0.5 s on the critical path).
+    find_landmark_model(config["landmark_model"])
+    template_path = resolve_template(config["align_template"])
+    if not template_path.is_file():
+        raise UserError(f"align_template: {template_path} does not exist")
+    try:
+        read_gray(template_path)
+    except ImageError as e:
+        raise UserError(f"align_template: {template_path} is not a usable image ({e})") from None
     records = read_manifest(src, "formatted")
     template = resolve_template(config["align_template"])
     return run_stage(
