@@ -18,7 +18,7 @@ and our process was not starved of its second core by the host (own CPU >= 75 % 
 (the median over all timed epochs is reported beside it). Each side runs in a fresh subprocess
 (memory is isolated; peak RSS from getrusage in that process).
 `--ablations` adds variants of ours (jit on/off, a float(loss) per step, one dataset for all epochs,
-thread settings, gradient_fnn without layer-wise updates) and Keras with jit_compile=True (and, for
+thread settings, gradient_fnn's layer-wise updates flipped) and Keras with jit_compile=True (and, for
 the CNN, bfloat16 mixed precision on both sides), to explain the differences. The roofline column
 is training FLOPs per example (3 x forward multiply-adds x 2) x samples/s over the measured matmul
 peak (the matmul peak: a tf.matmul of two 4096x4096 float32 matrices, in its own subprocess
@@ -330,7 +330,8 @@ def ablation_specs(kind: str, default_jit: bool) -> list[dict[str, Any]]:
              {"side": "ours", "opts": {"intra": 2, "inter": 1}},
              {"side": "keras", "opts": {"jit": True}}]
     if kind == "gradient_fnn" and "layerwise_updates" in DEFAULTS["nn"]["gradient_fnn"]:
-        specs.append({"side": "ours", "opts": {"layerwise": False}})  # one tape over all weights
+        # the other way round from the default: one tape over all weights, or layer-by-layer updates
+        specs.append({"side": "ours", "opts": {"layerwise": not DEFAULTS["nn"]["gradient_fnn"]["layerwise_updates"]}})
     if kind == "cnn":  # the CPU has AVX512_BF16: what bfloat16 compute buys on both sides
         specs += [{"side": "ours", "opts": {"mixed_precision": True}},
                   {"side": "keras", "opts": {"mixed_precision": True}}]
