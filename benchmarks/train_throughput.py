@@ -6,7 +6,7 @@
 For each model (thesis sizes, batch 32; 8, 8 and 6 classes) both sides train on the SAME
 in-memory random data (320 examples by default: 10 steps an epoch). Ours: `fer_compare.training.
 Trainer` built on a `ModelData`, timing whole epochs of `trainer.train_step` over
-`trainer._dataset(...)` exactly as `Trainer.fit` drives them (losses kept as tensors, read once
+`trainer.training_epochs(...)` exactly as `Trainer.fit` drives them (losses kept as tensors, read once
 per epoch), without the per-epoch validation and checkpointing. Keras: keras.Sequential/functional with matching
 layers and initializers, Adam(1e-4), sparse categorical cross-entropy from logits,
 `model.fit(x, y, batch_size=32, epochs=..., verbose=0)` with default settings, epoch times from a
@@ -17,7 +17,7 @@ and our process was not starved of its second core by the host (own CPU >= 75 % 
 — or 3x that many ran; samples/s is the median over the clean epochs of all processes of a variant
 (the median over all timed epochs is reported beside it). Each side runs in a fresh subprocess
 (memory is isolated; peak RSS from getrusage in that process).
-`--ablations` adds variants of ours (jit on/off, a float(loss) per step, one dataset for all epochs,
+`--ablations` adds variants of ours (jit on/off, a float(loss) per step, a new dataset every epoch,
 thread settings, gradient_fnn's layer-wise updates flipped) and Keras with jit_compile=True (and, for
 the CNN, bfloat16 mixed precision on both sides), to explain the differences. The roofline column
 is training FLOPs per example (3 x forward multiply-adds x 2) x samples/s over the measured matmul
@@ -115,7 +115,7 @@ def random_data(kind: str, n: int, classes: int, seed: int = 0) -> Any:
 
 
 def child_ours(kind: str, n: int, batch: int, repeats: int, opts: dict[str, Any]) -> dict[str, Any]:
-    """Time epochs of Trainer.train_step over Trainer._dataset, as Trainer.fit runs them."""
+    """Time epochs of Trainer.train_step over Trainer.training_epochs, as Trainer.fit runs them."""
     import tempfile
 
     import numpy as np
@@ -146,14 +146,14 @@ def child_ours(kind: str, n: int, batch: int, repeats: int, opts: dict[str, Any]
         trainer = Trainer(kind, config, data, split, Path(tmp), summaries=False)
         build_s = time.perf_counter() - t0
         rss_built = peak_rss_mb()
-        persistent = None
-        if opts.get("persistent_dataset"):
-            # One dataset for all epochs (reshuffled each iteration) instead of a new one per epoch.
-            persistent = trainer.pipeline.dataset(data.x, data.y, True, 0)
+        epochs_of_batches = trainer.training_epochs(index, 0, 10**6)
 
         def epoch(e: int) -> dict[str, float]:
             with CpuWatch() as watch:
-                ds = persistent if persistent is not None else trainer._dataset(index, training=True, epoch=e)
+                if opts.get("per_epoch_dataset"):  # what Trainer.fit did before: a new dataset + iterator per epoch
+                    ds = trainer.pipeline.training_epochs(data.x, data.y, e, e + 1)
+                else:
+                    ds = next(epochs_of_batches)[1]
                 if opts.get("sync") == "step":  # what Trainer.fit did before 540b25a: float(loss) per step
                     loss = float(np.mean([float(trainer.train_step(x, y)) for x, y in ds]))
                 else:  # what Trainer.fit does: losses kept as tensors, read once per epoch
@@ -326,7 +326,7 @@ def ablation_specs(kind: str, default_jit: bool) -> list[dict[str, Any]]:
 
     specs = [{"side": "ours", "opts": {"jit": not default_jit}},
              {"side": "ours", "opts": {"sync": "step"}},
-             {"side": "ours", "opts": {"persistent_dataset": True}},
+             {"side": "ours", "opts": {"per_epoch_dataset": True}},
              {"side": "ours", "opts": {"intra": 2, "inter": 1}},
              {"side": "keras", "opts": {"jit": True}}]
     if kind == "gradient_fnn" and "layerwise_updates" in DEFAULTS["nn"]["gradient_fnn"]:

@@ -130,18 +130,11 @@ def xla_forward(model: LoadedModel, atol: float = 1e-5) -> Callable[[np.ndarray]
     cannot be compiled as it is (it also returns the class names, strings), so the forward pass is
     rebuilt here and must reproduce the signature on a probe batch, else None.
     """
-    if model.kind != "gradient_fnn":
-        return None
     import tensorflow as tf
 
-    layers: dict[str, dict[str, tf.Variable]] = {}
-    for v in model._serve.variables:  # the signature's own variables: no second copy of the weights
-        *_, layer, leaf = v.name.split(":")[0].split("/")
-        layers.setdefault(layer, {})[leaf] = v
-    hidden = sorted((k for k in layers if k.startswith("fc") and k[2:].isdigit()), key=lambda k: int(k[2:]))
-    if set(layers) != {*hidden, "output"} or any(set(layers[k]) != {"w", "b"} for k in layers):
+    stack = model.dense_stack()
+    if stack is None:
         return None
-    stack = [(layers[k]["w"], layers[k]["b"]) for k in [*hidden, "output"]]
 
     @tf.function(jit_compile=True, input_signature=[tf.TensorSpec([None, *model.input_shape], tf.float32)])
     def probabilities(x: tf.Tensor) -> tf.Tensor:
@@ -153,21 +146,19 @@ def xla_forward(model: LoadedModel, atol: float = 1e-5) -> Callable[[np.ndarray]
     def forward(x: np.ndarray) -> np.ndarray:
         return probabilities(tf.constant(x, tf.float32)).numpy()
 
-    rng = np.random.default_rng(0)
-    dense = rng.random([1, *model.input_shape], dtype=np.float32)
-    probe = np.concatenate([dense, dense * (rng.random(dense.shape) < 0.3), np.zeros_like(dense)])
+    from fer_compare.video import matches_signature
+
     try:
-        same = np.allclose(forward(probe), model.predict(probe), atol=atol)
+        return forward if matches_signature(forward, model, atol) else None
     except tf.errors.OpError:
         return None
-    return forward if same else None
 
 
 class StageRunner:
     """One model through the video stage's per-frame work: FramePredictor + tracker + overlay."""
 
     def __init__(self, label: str, model: LoadedModel, config: dict[str, Any],
-                 forward: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+                 forward: Callable[[np.ndarray], np.ndarray] | None = None, forward_name: str = "") -> None:
         from fer_compare.video import FramePredictor, IouTracker
 
         self.label = label
@@ -175,6 +166,9 @@ class StageRunner:
         self.predictor = FramePredictor(config, model)
         if forward is not None:
             self.predictor.forward = forward
+        # What the stage itself uses: the sparse forward for gradient_fnn, the signature otherwise.
+        self.forward_name = forward_name or ("sparse_forward" if self.predictor.forward != model.predict
+                                             else "LoadedModel.predict")
         self.tracker = IouTracker(config["video_smoothing"])
         self.seconds: list[float] = []
         self.faces: list[int] = []
@@ -204,8 +198,7 @@ class StageRunner:
         steps = np.array(self.steps)
         return {
             "label": self.label, "kind": self.model.kind,
-            "model_call": "LoadedModel.predict" if self.predictor.forward == self.model.predict
-            else "xla_forward",
+            "model_call": self.forward_name,
             "parameters": int(sum(np.prod(s) for s in self.model.description["variables"].values())),
             "frames": len(self.seconds), "frames_with_one_face": int(sum(n == 1 for n in self.faces)),
             "end_to_end": percentiles(np.array(self.seconds)),
@@ -304,6 +297,9 @@ def main() -> int:
     p.add_argument("--fer-python", type=Path, default=FER_PYTHON, help="python of the venv with `fer`")
     p.add_argument("--no-fer", action="store_true", help="skip the fer comparison")
     p.add_argument("--xla", action="store_true", help="also time gradient_fnn with an XLA-compiled forward")
+    p.add_argument("--gradient-fnn-export", type=Path, default=None,
+                   help="a trained gradient_fnn SavedModel to time instead of the untrained one (the sparse "
+                        "forward's speed depends on how many hidden units a face switches on)")
     p.add_argument("--detect-width", type=int, default=None, help="override video_detect_width (default 320)")
     p.add_argument("--max-wait", type=float, default=300.0,
                    help="seconds to wait first for other work to drop below 0.3 busy cores")
@@ -327,15 +323,20 @@ def main() -> int:
     info = {**machine(), **versions()}
     with tempfile.TemporaryDirectory() as tmp:
         paths = export_models(Path(tmp), args.models, config)
+        if args.gradient_fnn_export:
+            paths["gradient_fnn"] = args.gradient_fnn_export
         runners: list[StageRunner | FerRunner] = []
         for kind in args.models:
             model = LoadedModel(paths[kind])
             runners.append(StageRunner(kind, model, config))
+            if kind == "gradient_fnn":  # the dense signature call the stage used before the sparse forward
+                runners.append(StageRunner("gradient_fnn, dense signature", model, config, model.predict,
+                                           "LoadedModel.predict"))
             if kind == "gradient_fnn" and args.xla:
                 forward = xla_forward(model)
                 if forward is None:
                     sys.exit("gradient_fnn: the XLA forward does not reproduce the SavedModel's output")
-                runners.append(StageRunner("gradient_fnn (XLA)", model, config, forward))
+                runners.append(StageRunner("gradient_fnn (XLA)", model, config, forward, "xla_forward"))
         if not args.no_fer:
             np.save(Path(tmp) / "frames.npy", frames)
             runners.append(FerRunner(args.fer_python, Path(tmp) / "frames.npy"))

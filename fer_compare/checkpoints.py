@@ -121,3 +121,16 @@ class LoadedModel:
     def predict(self, inputs: np.ndarray) -> np.ndarray:
         """Class probabilities [N, classes] for network inputs."""
         return self._serve(inputs=tf.constant(inputs, tf.float32))["probabilities"].numpy()
+
+    def dense_stack(self) -> list[tuple[tf.Variable, tf.Variable]] | None:
+        """A gradient_fnn's (weights, biases) per layer, input to output, as the signature holds them; else None."""
+        if self.kind != "gradient_fnn":
+            return None
+        layers: dict[str, dict[str, tf.Variable]] = {}
+        for v in self._serve.variables:  # the signature's own variables: no second copy of the weights
+            *_, layer, leaf = v.name.split(":")[0].split("/")
+            layers.setdefault(layer, {})[leaf] = v
+        hidden = sorted((k for k in layers if k.startswith("fc") and k[2:].isdigit()), key=lambda k: int(k[2:]))
+        if set(layers) != {*hidden, "output"} or any(set(layers[k]) != {"w", "b"} for k in layers):
+            return None
+        return [(layers[k]["w"], layers[k]["b"]) for k in [*hidden, "output"]]

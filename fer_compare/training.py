@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,6 +133,7 @@ class Trainer:
         write_description(folder / "checkpoints", self.model, self.hyper)
         write_description(folder / "best", self.model, self.hyper)
         self.summaries = summaries
+        self._evaluation_sets: dict[bytes, Any] = {}
         self._build_steps()
 
     # --- compiled steps -------------------------------------------------------------------
@@ -185,18 +188,33 @@ class Trainer:
             self.train_step = tf.function(train_step, reduce_retracing=True)
             self.eval_step = tf.function(eval_step, reduce_retracing=True)
 
-    def _dataset(self, index: np.ndarray, training: bool, epoch: int = 0) -> Any:
-        ds = self.pipeline.dataset(self.data.x[index], self.data.y[index], training, epoch)
+    def _distributed(self, ds: tf.data.Dataset) -> Any:
         if self.strategy.num_replicas_in_sync > 1:
             return self.strategy.experimental_distribute_dataset(ds)
         return ds
+
+    def _evaluation_dataset(self, index: np.ndarray) -> Any:
+        """Batches of data.x[index] in order; built once per index set (validation is read every epoch)."""
+        key = index.tobytes()
+        if key not in self._evaluation_sets:
+            ds = self.pipeline.dataset(self.data.x[index], self.data.y[index])
+            self._evaluation_sets[key] = self._distributed(ds)
+        return self._evaluation_sets[key]
+
+    def training_epochs(self, index: np.ndarray, first_epoch: int, last_epoch: int) -> Iterator[tuple[int, Any]]:
+        """(epoch, that epoch's batches) for each epoch, all drawn from one dataset and one iterator."""
+        batches = iter(self._distributed(
+            self.pipeline.training_epochs(self.data.x[index], self.data.y[index], first_epoch, last_epoch)))
+        steps = -(-len(index) // self.pipeline.batch_size)
+        for epoch in range(first_epoch, last_epoch):
+            yield epoch, itertools.islice(batches, steps)
 
     def evaluate(self, index: np.ndarray) -> tuple[float, float, np.ndarray]:
         """Mean loss, accuracy and probabilities [N, classes] on data.x[index], in inference mode."""
         if len(index) == 0:
             return math.nan, math.nan, np.zeros((0, len(self.data.classes)), np.float32)
         losses, logits = [], []
-        for x, y in self._dataset(index, training=False):
+        for x, y in self._evaluation_dataset(index):
             batch_losses, batch_logits = self.eval_step(x, y)
             losses.append(batch_losses.numpy())
             logits.append(batch_logits.numpy())
@@ -242,10 +260,10 @@ class Trainer:
         if self.manager.latest_checkpoint is None:
             self.manager.save()  # the initial weights: a "last good" state even if epoch 0 diverges
         try:
-            for epoch in range(start_epoch, h["max_epochs"]):
+            for epoch, batches in self.training_epochs(train_idx, start_epoch, h["max_epochs"]):
                 e0 = time.perf_counter()
                 losses = []
-                for x, y in self._dataset(train_idx, training=True, epoch=epoch):
+                for x, y in batches:
                     if writers and epoch == start_epoch and not losses:
                         tf.summary.trace_on(graph=True, profiler=False)
                     # Keep the loss as a tensor and read it once per epoch (no measurable speed

@@ -27,6 +27,7 @@ from .face.gradient import masked_gradient
 from .face.landmarks import LandmarkPredictor
 from .face.template import Template
 from .files import is_image
+from .nn.sparse import SparseReluStack
 from .progress import say
 from .stages.align import MAX_ALIGNMENT_ERROR, alignment_error
 
@@ -103,7 +104,7 @@ class FramePredictor:
         self.detector = HaarFaceDetector(d["scale_factor"], d["min_neighbors"], tuple(d["min_size"]), width)
         self.model = model
         # An attribute, so benchmarks/video_latency.py can time other ways of running the same weights.
-        self.forward: Callable[[np.ndarray], np.ndarray] = model.predict
+        self.forward: Callable[[np.ndarray], np.ndarray] = sparse_forward(model) or model.predict
         self.kind = model.kind
         self.classes = list(model.classes)
         self.size = tuple(config["image"]["size"])
@@ -188,6 +189,34 @@ class FramePredictor:
         else:
             image = masked_gradient(aligned, moved, self.ksize, self.negative)
         return network_image(image, self.input_size)
+
+
+def matches_signature(forward: Callable[[np.ndarray], np.ndarray], model: LoadedModel, atol: float = 1e-5) -> bool:
+    """Whether `forward` gives the serving signature's probabilities on probe inputs (dense, sparse, zero)."""
+    rng = np.random.default_rng(0)
+    dense = rng.random([1, *model.input_shape], dtype=np.float32)
+    probes = [dense, dense * (rng.random(dense.shape) < 0.3), np.zeros_like(dense)]
+    return all(np.allclose(forward(p), model.predict(p), atol=atol) for p in probes)
+
+
+def sparse_forward(model: LoadedModel) -> Callable[[np.ndarray], np.ndarray] | None:
+    """gradient_fnn's probabilities reading only the weight rows a frame's face needs (nn/sparse.py), or None.
+
+    One face per frame is the live case; several at once go through the signature, which reads
+    the weights once for all of them.
+    """
+    stack = model.dense_stack()
+    if stack is None:
+        return None
+    sparse = SparseReluStack([(w.numpy(), b.numpy()) for w, b in stack])
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        return sparse(x) if len(x) == 1 else model.predict(x)
+
+    if not matches_signature(sparse, model):
+        sparse.close()
+        return None
+    return forward
 
 
 def to_gray(frame: np.ndarray) -> np.ndarray:

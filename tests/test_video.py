@@ -229,10 +229,10 @@ def test_frame_predictor_batches_faces(trained: dict) -> None:
 
     config = load_config(None, video_sets(trained))
     model = LoadedModel(trained["models"] / "gradient_fnn")
+    predictor = FramePredictor(config, model)
     calls = []
     original = model.predict
     model.predict = lambda x: calls.append(len(x)) or original(x)
-    predictor = FramePredictor(config, model)
     frame = two_faces(photo(trained["london"], "010"), photo(trained["london"], "013"))
     faces = predictor.predict(frame)
     assert len(faces) == 2 and calls == [2]
@@ -323,3 +323,23 @@ def test_tracker_matches_by_overlap_and_smooths() -> None:
 def test_letterbox_keeps_the_writer_size() -> None:
     out = letterbox(np.full((100, 400, 3), 255, np.uint8), (W, H))
     assert out.shape == (H, W, 3) and out[0, 0].sum() == 0 and out[H // 2, W // 2].sum() == 765
+
+
+def test_one_face_goes_through_the_sparse_forward_and_matches_the_signature(trained: dict) -> None:
+    from fer_compare.checkpoints import LoadedModel
+    from fer_compare.config import load_config
+    from fer_compare.video import FramePredictor
+
+    config = load_config(None, video_sets(trained))
+    model = LoadedModel(trained["models"] / "gradient_fnn")
+    predictor = FramePredictor(config, model)
+    assert predictor.forward != model.predict  # the trained model passed the probe check
+    inputs = []
+    dense = predictor.forward
+    predictor.forward = lambda x: inputs.append(x) or dense(x)
+    frame = np.full((H, W, 3), GRAY, np.uint8)
+    frame[90:390, 170:470] = cv2.resize(photo(trained["london"], "010"), (300, 300), interpolation=cv2.INTER_AREA)
+    (face,) = predictor.predict(frame)
+    assert len(inputs) == 1 and len(inputs[0]) == 1
+    assert (inputs[0] == 0).mean() > 0.5  # the masked Laplacian is mostly zeros: why sparse pays
+    np.testing.assert_allclose(face.probabilities, model.predict(inputs[0])[0], atol=1e-6)

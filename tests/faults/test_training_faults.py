@@ -35,7 +35,7 @@ from faultkit import (
 pytestmark = pytest.mark.slow
 
 # Resumed and uninterrupted runs compute the same float32 ops in the same order on the same batches
-# (shuffle seeded by seed + epoch, dropout by seed + step); measured: identical to the printed digits.
+# (epoch order keyed by seed and epoch, dropout by seed + step); measured: identical to the printed digits.
 LOSS_TOLERANCE = 1e-4
 ACCURACY_TOLERANCE = 1e-6
 

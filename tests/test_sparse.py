@@ -1,0 +1,42 @@
+"""The sparse ReLU stack against NumPy's dense forward pass."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fer_compare.nn.sparse import SparseReluStack
+
+
+def dense_probabilities(layers: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> np.ndarray:
+    for i, (w, b) in enumerate(layers):
+        x = x @ w + b
+        if i < len(layers) - 1:
+            x = np.maximum(x, 0)
+    e = np.exp(x - x.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def layers() -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(0)
+    sizes = [900, 1200, 500, 6]
+    return [(rng.normal(0, (2 / sizes[i]) ** 0.5, (sizes[i], sizes[i + 1])).astype(np.float32),
+             rng.normal(0, 0.1, sizes[i + 1]).astype(np.float32)) for i in range(3)]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_sparse_stack_equals_the_dense_forward(layers, threads):
+    rng = np.random.default_rng(1)
+    x = rng.random((4, 900), dtype=np.float32)
+    x[0] *= rng.random(900) < 0.25  # a masked Laplacian's share of nonzero pixels
+    x[1] = 0
+    x[2, :10] = 0
+    stack = SparseReluStack(layers, threads=threads)
+    try:
+        got = stack(x)
+    finally:
+        stack.close()
+    np.testing.assert_allclose(got, dense_probabilities(layers, x), atol=1e-6)
+    assert got.shape == (4, 6) and np.allclose(got.sum(1), 1)
+
