@@ -36,6 +36,26 @@ def test_conv_then_pool_of_the_activated_output():
     np.testing.assert_allclose(layer(tf.constant(x)).numpy(), pooled, rtol=1e-4, atol=1e-5)
 
 
+
+def test_pooling_before_bias_and_relu_gives_the_same_gradients():
+    """The layer pools first for speed; its gradients equal those of conv -> bias -> ReLU -> pool."""
+    layer = Conv2DMaxPool(2, 3, kernel=3, seed=4)
+    x = tf.constant(rng.normal(size=(2, 9, 9, 2)).astype(np.float32))
+    weights = tf.constant(rng.normal(size=(2, 5, 5, 3)).astype(np.float32))
+
+    def activate_then_pool() -> tf.Tensor:
+        y = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, layer.w, 1, "SAME"), layer.b))
+        return tf.nn.max_pool2d(y, 2, 2, "SAME")
+
+    grads = []
+    for forward in (lambda: layer(x), activate_then_pool):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(forward() * weights)
+        grads.append(tape.gradient(loss, [layer.w, layer.b]))
+    for ours, reference in zip(*grads, strict=True):
+        np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-5, atol=1e-5)
+
+
 def test_dropout_acts_only_while_training_and_keeps_the_mean():
     layer = Dropout(0.5)
     x = tf.ones([200, 100])

