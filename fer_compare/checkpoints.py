@@ -16,9 +16,14 @@ from .nn.models import EmotionModel
 DESCRIPTION = "model.json"
 
 
-def write_description(folder: Path, model: EmotionModel, hyper: dict[str, Any]) -> None:
+def write_description(folder: Path, model: EmotionModel, hyper: dict[str, Any],
+                      inputs: dict[str, Any] | None = None) -> None:
+    """model.json: architecture, classes, hyperparameters and (config.input_settings) how inputs were made."""
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(folder / DESCRIPTION, json.dumps({**model.describe(), "hyperparameters": hyper}, indent=2))
+    description = {**model.describe(), "hyperparameters": hyper}
+    if inputs is not None:
+        description["input_settings"] = inputs
+    atomic_write_text(folder / DESCRIPTION, json.dumps(description, indent=2))
 
 
 def check_compatible(folder: Path, model: EmotionModel, key: str) -> None:
@@ -67,15 +72,16 @@ class ServingModule(tf.Module):
                 "class_names": tf.broadcast_to(self.class_names, tf.shape(probabilities))}
 
 
-def export_saved_model(model: EmotionModel, folder: Path, hyper: dict[str, Any]) -> Path:
+def export_saved_model(model: EmotionModel, folder: Path, hyper: dict[str, Any],
+                       inputs: dict[str, Any] | None = None) -> Path:
     """A SavedModel that plain tf.saved_model.load can use: signature 'serving_default' (inputs -> probabilities)."""
     try:
-        return _export(model, folder, hyper)
+        return _export(model, folder, hyper, inputs)
     except (OSError, tf.errors.OpError) as e:
         raise UserError(f"model_to_save: cannot write {folder} ({getattr(e, 'strerror', None) or e})") from None
 
 
-def _export(model: EmotionModel, folder: Path, hyper: dict[str, Any]) -> Path:
+def _export(model: EmotionModel, folder: Path, hyper: dict[str, Any], inputs: dict[str, Any] | None) -> Path:
     module = ServingModule(model)
     tmp = folder.with_name(folder.name + ".partial")
     if tmp.exists():
@@ -83,7 +89,7 @@ def _export(model: EmotionModel, folder: Path, hyper: dict[str, Any]) -> Path:
 
         shutil.rmtree(tmp)
     tf.saved_model.save(module, str(tmp), signatures={"serving_default": module.serve})
-    write_description(tmp, model, hyper)
+    write_description(tmp, model, hyper, inputs)
     if folder.exists():  # only reached with overwrite: true; the old model goes only once the new is whole
         import shutil
 
@@ -113,6 +119,7 @@ class LoadedModel:
         self.kind = self.description["kind"]
         self.classes = list(self.description["classes"])
         self.input_shape = list(self.description["input_shape"])
+        self.input_settings: dict[str, Any] | None = self.description.get("input_settings")  # older exports: None
         # Trainable weights only: batch-norm statistics and feature scaling are not learned by gradient.
         self.parameters = int(sum(np.prod(shape) for name, shape in self.description["variables"].items()
                                   if not any(k in name for k in ("moving_", "feature_mean", "feature_std"))))

@@ -336,6 +336,28 @@ def model_config(config: dict[str, Any], name: str) -> dict[str, Any]:
     return m
 
 
+def input_settings(config: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The preprocessing settings, beyond the input's shape, that a model's inputs were made with.
+
+    A model only fits inputs made the same way: a gradient FNN trained on 3x3 Laplacians sees
+    other numbers in 5x5 ones of the same size. Recorded in model.json, checked by `video`.
+    """
+    settings: dict[str, Any] = {"image.size": list(config["image"]["size"])}
+    if kind == "gradient_fnn":
+        settings["gradient_options"] = dict(config["gradient_options"])
+        if config["nn"]["gradient_fnn"]["source"] == "blurred":
+            settings["blur_options"] = dict(config["blur_options"])
+    return settings
+
+
+def input_settings_mismatch(recorded: dict[str, Any] | None, current: dict[str, Any]) -> str | None:
+    """'key: recorded vs current' for the first setting that differs, or None (nothing recorded: None)."""
+    for key, value in (recorded or {}).items():
+        if key in current and current[key] != value:
+            return f"{key} was {json.dumps(value)} in training, {json.dumps(current[key])} here"
+    return None
+
+
 def save_config(config: dict[str, Any], folder: Path, name: str = "config.json") -> Path:
     """Save the resolved config beside the outputs it produced."""
     from .files import atomic_write_text

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .checkpoints import LoadedModel
+from .config import input_settings, input_settings_mismatch
 from .data import ModelData, load_model_data, to_network_input
 from .errors import UserError
 from .files import atomic_write_text
@@ -83,6 +84,9 @@ def evaluate_single(config: dict[str, Any], kind: str, trained: TrainResult | No
     data = load_model_data(config, kind)
     if model.classes != data.classes:
         raise UserError(f"model_to_load: the {kind} model knows {model.classes}, the data has {data.classes}")
+    mismatch = input_settings_mismatch(model.input_settings, input_settings(config, kind))
+    if mismatch:
+        raise UserError(f"model_to_load: the {kind} model's inputs were made otherwise: {mismatch}")
     split = _held_out(_split_for(config, data), kind)
     probs = model.predict(to_network_input(kind, data.x[split.test]))
     return _evaluation(kind, data, [_fold_result(0, data, split, probs, None)], model.parameters)

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from .checkpoints import check_compatible, export_saved_model, restore, write_description
-from .config import model_config
+from .config import input_settings, model_config
 from .data import ModelData, load_model_data
 from .errors import UserError
 from .input import InputPipeline
@@ -130,8 +130,9 @@ class Trainer:
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(folder / "checkpoints"), max_to_keep=2)
         self.best = tf.train.CheckpointManager(tf.train.Checkpoint(model=self.model), str(folder / "best"),
                                                max_to_keep=1, checkpoint_name="best")
-        write_description(folder / "checkpoints", self.model, self.hyper)
-        write_description(folder / "best", self.model, self.hyper)
+        self.input_settings = input_settings(config, kind)
+        write_description(folder / "checkpoints", self.model, self.hyper, self.input_settings)
+        write_description(folder / "best", self.model, self.hyper, self.input_settings)
         self.summaries = summaries
         self._evaluation_sets: dict[bytes, Any] = {}
         self._build_steps()
@@ -466,7 +467,8 @@ def run(config: dict[str, Any], run_dir: Path) -> dict[str, TrainResult]:
         resume = find_resume_folder(config, kind, run_dir) if config["train_existing_model"] else None
         result = train_model(kind, config, data, split, run_dir / kind, resume=resume)
         if config["save"]:
-            result.export = export_saved_model(result.trainer.model, export_path(config, kind), result.hyperparameters)
+            result.export = export_saved_model(result.trainer.model, export_path(config, kind), result.hyperparameters,
+                                               result.trainer.input_settings)
             say(f"  {kind}: exported SavedModel to {result.export}")
         results[kind] = result
     return results

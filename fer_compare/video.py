@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import cv2
 import numpy as np
 
-from .config import MODEL_NAMES
+from .config import MODEL_NAMES, input_settings, input_settings_mismatch
 from .data import network_image, to_network_input
 from .errors import UserError
 from .face.alignment import FaceAligner
@@ -99,6 +99,10 @@ class FramePredictor:
                 f"video: the {model.kind} model takes inputs of shape {list(model.input_shape)}, but this "
                 f"config builds {expected} (nn.input {config['nn']['input']}); "
                 f"use the config it was trained with")
+        mismatch = input_settings_mismatch(model.input_settings, input_settings(config, model.kind))
+        if mismatch:
+            raise UserError(f"video: the {model.kind} model's inputs were made otherwise: {mismatch}; "
+                            f"use the config it was trained with")
         d = config["detection"]
         width = config["video_detect_width"] if detect_width is None else detect_width
         self.detector = HaarFaceDetector(d["scale_factor"], d["min_neighbors"], tuple(d["min_size"]), width)

@@ -67,3 +67,17 @@ def test_not_json_and_trailing_comma(tmp_path):
         load_config(path)
     with pytest.raises(UserError, match="no such config file"):
         load_config(tmp_path / "missing.json")
+
+
+def test_input_settings_name_the_first_difference_and_ignore_older_models():
+    from fer_compare.config import input_settings, input_settings_mismatch
+
+    trained = input_settings(load_config(None, []), "gradient_fnn")
+    assert trained["gradient_options"] == {"ksize": 5, "negative": "clip"} and "blur_options" not in trained
+    assert input_settings_mismatch(trained, input_settings(load_config(None, []), "gradient_fnn")) is None
+    other = input_settings(load_config(None, ["gradient_options.negative=abs"]), "gradient_fnn")
+    assert "gradient_options" in input_settings_mismatch(trained, other)
+    assert input_settings_mismatch(None, other) is None  # exported before model.json recorded them
+    blurred = input_settings(load_config(None, ["nn.gradient_fnn.source=blurred"]), "gradient_fnn")
+    assert "blur_options" in blurred
+    assert set(input_settings(load_config(None, []), "cnn")) == {"image.size"}

@@ -295,6 +295,12 @@ def test_errors_are_one_line(trained: dict, tmp_path: Path, capfd: pytest.Captur
     line = _one_error_line(capfd)
     assert "[4900]" in line and "[3600]" in line
 
+    # Same shape, other Laplacian: the model was trained on 5x5 ones (model.json records it).
+    assert cli(*video_sets(trained, video_source=str(frames), video_model="gradient_fnn", runs_dir=runs,
+                           **{"gradient_options.ksize": 3})) == 2
+    line = _one_error_line(capfd)
+    assert "gradient_options" in line and '"ksize": 5' in line and '"ksize": 3' in line
+
     existing = tmp_path / "taken.csv"
     existing.write_text("mine")
     assert cli(*video_sets(trained, video_source=str(frames), video_model="landmark_fnn", runs_dir=runs,
