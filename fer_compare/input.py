@@ -12,14 +12,15 @@ class InputPipeline:
     """Builds datasets that share one element spec, so one traced step serves all of them.
 
     This is TF2's form of the thesis's reinitializable iterator (`Iterator.from_structure` +
-    `make_initializer` per dataset): instead of re-pointing one iterator, each epoch iterates
-    a dataset from this pipeline, and the compiled train/evaluation steps — traced once for
-    the shared element spec, with a batch dimension of None — accept any of them.
+    `make_initializer` per dataset): where the thesis re-pointed one iterator between training
+    and validation data, the compiled train and evaluation steps here are traced once for the
+    shared element spec (batch dimension None) and accept the training dataset and every
+    evaluation dataset alike.
     Evaluation data: slices of uint8 images (or float features) -> cache -> decode to float ->
     batch -> prefetch. Training data is one dataset for all epochs (`training_epochs`): each
     epoch a permutation keyed by (seed, epoch), batched, then gathered from the in-memory
     arrays and decoded (+ augmentation); built and iterated once, because rebuilding a
-    dataset and its iterator every epoch cost landmark_fnn a fifth of its speed.
+    dataset and its iterator every epoch cost landmark_fnn about a third of its speed.
     """
 
     def __init__(self, kind: str, batch_size: int, seed: int, augment: dict[str, Any] | None = None) -> None:

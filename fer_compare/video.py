@@ -212,7 +212,8 @@ def sparse_forward(model: LoadedModel) -> Callable[[np.ndarray], np.ndarray] | N
     stack = model.dense_stack()
     if stack is None:
         return None
-    sparse = SparseReluStack([(w.numpy(), b.numpy()) for w, b in stack])
+    # Views of the signature's own weights (Tensor.numpy() would copy 470 MB).
+    sparse = SparseReluStack([(np.asarray(w.value()), np.asarray(b.value())) for w, b in stack])
 
     def forward(x: np.ndarray) -> np.ndarray:
         return sparse(x) if len(x) == 1 else model.predict(x)
