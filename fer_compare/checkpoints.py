@@ -47,6 +47,15 @@ def check_compatible(folder: Path, model: EmotionModel, key: str) -> None:
                             f"there and {shape} here (another architecture or size)")
 
 
+def save_checkpoint(manager: tf.train.CheckpointManager, checkpoint_number: int | None = None) -> str:
+    """manager.save, or one line naming the folder when it cannot be written (a full disk, say)."""
+    try:
+        return manager.save(checkpoint_number=checkpoint_number)
+    except (OSError, tf.errors.OpError) as e:
+        reason = getattr(e, "strerror", None) or str(e).strip().splitlines()[0].rsplit(";", 1)[-1].strip()
+        raise UserError(f"cannot write a checkpoint to {manager.directory} ({reason[:200]})") from None
+
+
 def restore(checkpoint: tf.train.Checkpoint, path: str, key: str) -> None:
     """Restore every variable from `path`, or fail with one line."""
     try:

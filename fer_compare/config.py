@@ -67,7 +67,7 @@ DEFAULTS: dict[str, Any] = {
     "models": ["cnn", "landmark_fnn", "gradient_fnn"],
     "split": {"method": "subject", "validation_fraction": 0.2, "test_fraction": 0.2, "seed": 0},
     "stopping": {"check_every": 4, "min_increase": 0.03, "min_epochs": 0},
-    "evaluation": {"folds": 1, "winner_rule": "mean_accuracy"},
+    "evaluation": {"folds": 1, "winner_rule": "mean_accuracy", "keep_fold_checkpoints": False},
     "augment": {"enabled": False, "shift": 4, "flip": True},
     "loss": "cross_entropy",
     "seed": 0,
@@ -122,6 +122,8 @@ HELP: dict[str, str] = {
     "nn.cnn.dropout": "one rate, or [after flatten, after batch norm]; see docs/THESIS_NOTES.md",
     "split.method": "subject (no subject on both sides) or random (thesis reproduction)",
     "evaluation.folds": "subject-disjoint K-fold cross-validation in the test stage (1: off)",
+    "evaluation.keep_fold_checkpoints": "keep each fold's checkpoints (gradient_fnn: ~2 GB a fold); "
+                                        "summaries are always kept",
     "loss": "cross_entropy or svm_l2 (L2 multi-class SVM)",
     "distribute": "default or mirrored (tf.distribute.MirroredStrategy)",
     "jit_compile": "compile the steps with XLA (measured: faster for gradient_fnn only, see BENCHMARKS.md)",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -122,8 +123,14 @@ def cross_validate(config: dict[str, Any], run_dir: Path, datasets: dict[str, Mo
             warn_missing_classes(split, data.y, data.classes, f"{kind} fold {fold}")
             say(f"  {kind} fold {fold + 1}/{k}: train {len(split.train)}, validation {len(split.validation)}, "
                 f"test {len(split.test)} ({len(set(data.subjects[split.test]))} subjects)")
-            result = train_model(kind, config, data, split, run_dir / "cv" / kind / f"fold-{fold}", summaries=True)
+            folder = run_dir / "cv" / kind / f"fold-{fold}"
+            result = train_model(kind, config, data, split, folder, summaries=True)
             _, acc, probs = result.trainer.evaluate(split.test)
+            if not config["evaluation"]["keep_fold_checkpoints"]:
+                # A fold's model is spent once its test fold is scored; 10 gradient_fnn folds would
+                # otherwise leave ~20 GB behind. Its TensorBoard summaries stay.
+                for spent in ("checkpoints", "best"):
+                    shutil.rmtree(folder / spent, ignore_errors=True)
             say(f"  {kind} fold {fold + 1}/{k}: test accuracy {acc:.3f}")
             folds.append(_fold_result(fold, data, split, probs, result))
             params = result.parameters

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from .checkpoints import check_compatible, export_saved_model, restore, write_description
+from .checkpoints import check_compatible, export_saved_model, restore, save_checkpoint, write_description
 from .config import input_settings, model_config
 from .data import ModelData, load_model_data
 from .errors import UserError
@@ -127,7 +127,9 @@ class Trainer:
         self.checkpoint = tf.train.Checkpoint(
             model=self.model, optimizer=self.optimizer, epoch=self.epoch, best_validation_loss=self.best_loss,
             previous_check_loss=self.rule.previous)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, str(folder / "checkpoints"), max_to_keep=2)
+        # One is enough: an epoch is saved only after its losses proved finite, so the latest is
+        # always the last good state (and the gradient FNN's weights plus Adam slots are 1.4 GB).
+        self.manager = tf.train.CheckpointManager(self.checkpoint, str(folder / "checkpoints"), max_to_keep=1)
         self.best = tf.train.CheckpointManager(tf.train.Checkpoint(model=self.model), str(folder / "best"),
                                                max_to_keep=1, checkpoint_name="best")
         self.input_settings = input_settings(config, kind)
@@ -235,7 +237,7 @@ class Trainer:
         best = tf.train.latest_checkpoint(str(desc_folder.parent / "best"))
         if best:  # carry the earlier run's best weights over, so "restore the best" still can
             restore(tf.train.Checkpoint(model=self.model), best, key)
-            self.best.save(checkpoint_number=int(best.rsplit("-", 1)[-1]))
+            save_checkpoint(self.best, checkpoint_number=int(best.rsplit("-", 1)[-1]))
         restore(self.checkpoint, path, key)
         # The configured rate wins over the checkpoint's: resuming is how one retries with another rate.
         self.optimizer.learning_rate.assign(self.hyper["learning_rate"])
@@ -259,7 +261,7 @@ class Trainer:
         if writers:
             self._log_start(writers)
         if self.manager.latest_checkpoint is None:
-            self.manager.save()  # the initial weights: a "last good" state even if epoch 0 diverges
+            save_checkpoint(self.manager)  # the initial weights: a "last good" state even if epoch 0 diverges
         try:
             for epoch, batches in self.training_epochs(train_idx, start_epoch, h["max_epochs"]):
                 e0 = time.perf_counter()
@@ -288,9 +290,9 @@ class Trainer:
                 self.epoch.assign(epoch)
                 if val_loss < float(self.best_loss.numpy()):
                     self.best_loss.assign(val_loss)
-                    self.best.save(checkpoint_number=epoch)
+                    save_checkpoint(self.best, checkpoint_number=epoch)
                     best_epoch, best_acc = epoch, val_acc
-                self.manager.save()
+                save_checkpoint(self.manager)
                 if writers:
                     self._log_epoch(writers, row, epoch, final=False)
                 say(f"  {self.kind} epoch {epoch:3d}: train loss {train_loss:.4f}  validation loss {val_loss:.4f}"
@@ -300,7 +302,7 @@ class Trainer:
                                f"{self.rule.check_every} epochs earlier (epoch {epoch})")
                     break
         except KeyboardInterrupt:
-            path = self.manager.save()
+            path = save_checkpoint(self.manager)
             raise TrainingInterrupted(f"interrupted: {self.kind} checkpoint saved to {path}; "
                                       f"resume with train_existing_model: true") from None
         # Restore the best validation weights before anything uses the model.

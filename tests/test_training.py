@@ -227,3 +227,31 @@ def test_training_epochs_are_seeded_permutations_that_resume_alike():
     assert batch_sizes == [4, 4, 2, 4, 4, 2]  # batches never straddle two epochs
     features = next(iter(pipe.training_epochs(x, y, 0, 1)))
     assert (features[0].numpy()[:, 0, 0] == features[1].numpy()).all()  # inputs stay with their labels
+
+
+def test_a_checkpoint_that_cannot_be_written_is_one_line(tmp_path):
+    from fer_compare.checkpoints import save_checkpoint
+
+    blocked = tmp_path / "checkpoints"
+    blocked.write_text("a file where the folder should be")
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(v=tf.Variable(1.0)), str(blocked), max_to_keep=1)
+    with pytest.raises(UserError, match=f"cannot write a checkpoint to {blocked} "):
+        save_checkpoint(manager)
+    assert blocked.read_text() == "a file where the folder should be"
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_cross_validation_drops_spent_fold_checkpoints_unless_asked(tmp_path, keep):
+    from fer_compare.evaluation import cross_validate
+
+    config = config_for(tmp_path, evaluation__folds=2, evaluation__keep_fold_checkpoints=str(keep).lower(),
+                        nn__landmark_fnn__max_epochs=2, models='["landmark_fnn"]')
+    evaluations = cross_validate(config, tmp_path / "run", {"landmark_fnn": learnable()})
+    assert len(evaluations["landmark_fnn"].folds) == 2
+    folds = sorted((tmp_path / "run" / "cv" / "landmark_fnn").iterdir())
+    assert [f.name for f in folds] == ["fold-0", "fold-1"]
+    for fold in folds:
+        assert list((fold / "train").glob("events.out.tfevents.*"))  # the summaries always stay
+        assert (fold / "checkpoints").is_dir() == keep and (fold / "best").is_dir() == keep
+    if keep:
+        assert len(list((folds[0] / "checkpoints").glob("ckpt-*.index"))) == 1  # only the latest is kept
