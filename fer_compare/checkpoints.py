@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,9 @@ def save_checkpoint(manager: tf.train.CheckpointManager, checkpoint_number: int 
     try:
         return manager.save(checkpoint_number=checkpoint_number)
     except (OSError, tf.errors.OpError) as e:
-        reason = getattr(e, "strerror", None) or str(e).strip().splitlines()[0].rsplit(";", 1)[-1].strip()
+        # TensorFlow's message ends "...; No space left on device [Op:SaveV2]": keep the OS's words.
+        reason = getattr(e, "strerror", None) or str(e).strip().splitlines()[0].rsplit(";", 1)[-1]
+        reason = re.sub(r"\s*\[Op:\w+\]$", "", reason.strip())
         raise UserError(f"cannot write a checkpoint to {manager.directory} ({reason[:200]})") from None
 
 

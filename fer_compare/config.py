@@ -342,7 +342,8 @@ def input_settings(config: dict[str, Any], kind: str) -> dict[str, Any]:
     """The preprocessing settings, beyond the input's shape, that a model's inputs were made with.
 
     A model only fits inputs made the same way: a gradient FNN trained on 3x3 Laplacians sees
-    other numbers in 5x5 ones of the same size. Recorded in model.json, checked by `video`.
+    other numbers in 5x5 ones of the same size. Recorded in model.json; checked by the video stage
+    and by the test stage when it loads `model_to_load`.
     """
     settings: dict[str, Any] = {"image.size": list(config["image"]["size"])}
     if kind == "gradient_fnn":

@@ -7,10 +7,12 @@ source and checks them against the table.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -182,11 +184,13 @@ class LiveCli:
 
 
 def run_cli(sets: dict[str, Any], cwd: Path, config: Path | None = None, timeout: float = 300.0,
-            drop_root: bool = False, measure_rss: bool = False) -> CliRun:
+            drop_root: bool = False, measure_rss: bool = False, max_file_bytes: int | None = None) -> CliRun:
     """Run `python -m fer_compare [config] --set ...` to the end; its exit code and output.
 
     With `measure_rss`, the CLI runs under /usr/bin/time, whose small process is the CLI's parent:
     wait4 on a child forked from this (large) pytest process would report pytest's own RSS at fork.
+    `max_file_bytes` caps every file the CLI writes (RLIMIT_FSIZE; Python ignores SIGXFSZ, so a
+    write past it fails with EFBIG as a full disk fails with ENOSPC).
     """
     args = cli_command(sets, config, drop_root)
     stamp = time.monotonic_ns()
@@ -198,7 +202,10 @@ def run_cli(sets: dict[str, Any], cwd: Path, config: Path | None = None, timeout
         args = [str(gnu_time), "-f", "%M", "-o", str(rss_path), *args]
     start = time.monotonic()
     with open(out_path, "w") as out, open(err_path, "w") as err:
-        proc = subprocess.Popen(args, cwd=cwd, stdout=out, stderr=err, env=child_env(), start_new_session=True)
+        limit = None if max_file_bytes is None else functools.partial(
+            resource.setrlimit, resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+        proc = subprocess.Popen(args, cwd=cwd, stdout=out, stderr=err, env=child_env(), start_new_session=True,
+                                preexec_fn=limit)
         code, rss = _wait(proc, timeout)
     stdout, stderr = out_path.read_text(), err_path.read_text()
     out_path.unlink()

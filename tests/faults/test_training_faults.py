@@ -199,3 +199,16 @@ def test_the_kept_checkpoint_resumes_with_a_lower_learning_rate(diverged: dict[s
     succeeded(run)
     assert "landmark_fnn: resumed from" in run.stdout
     assert "landmark_fnn epoch   4:" in run.stdout
+
+
+@case("training", "a full disk while saving a checkpoint")
+def test_a_full_disk_while_checkpointing_is_one_line(diverged: dict[str, Any]) -> None:
+    """Every file the run writes is capped at 64 KiB: the first checkpoint (~300 KB) cannot be written."""
+    tmp, raw = diverged["tmp"], diverged["raw"]
+    sets = nan_sets(tmp, raw, learning_rate=1e-3, runs_dir=str(tmp / "full-disk-runs"))
+    run = run_cli(sets, tmp, max_file_bytes=64 * 1024)
+    line = error_line(run)
+    (run_dir,) = run_folders(tmp / "full-disk-runs")
+    assert line == (f"fer-compare: error: cannot write a checkpoint to {run_dir / 'landmark_fnn' / 'checkpoints'} "
+                    f"(File too large)"), line
+    assert snapshot(raw, tmp / "formatted", tmp / "aligned") == diverged["before"]
