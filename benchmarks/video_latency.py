@@ -138,10 +138,13 @@ def xla_forward(model: LoadedModel, atol: float = 1e-5) -> Callable[[np.ndarray]
 
     @tf.function(jit_compile=True, input_signature=[tf.TensorSpec([None, *model.input_shape], tf.float32)])
     def probabilities(x: tf.Tensor) -> tf.Tensor:
-        for w, b in stack[:-1]:
-            x = tf.nn.relu(tf.nn.bias_add(tf.matmul(x, w), b))
-        w, b = stack[-1]
-        return tf.nn.softmax(tf.nn.bias_add(tf.matmul(x, w), b))
+        for i, (blocks, b) in enumerate(stack):
+            starts = np.cumsum([0] + [int(w.shape[0]) for w in blocks])
+            y = tf.add_n([tf.matmul(x[:, r0:r1], w) for w, r0, r1 in zip(blocks, starts[:-1], starts[1:], strict=True)])
+            x = tf.nn.bias_add(y, b)
+            if i < len(stack) - 1:
+                x = tf.nn.relu(x)
+        return tf.nn.softmax(x)
 
     def forward(x: np.ndarray) -> np.ndarray:
         return probabilities(tf.constant(x, tf.float32)).numpy()

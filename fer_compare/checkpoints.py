@@ -141,15 +141,27 @@ class LoadedModel:
         """Class probabilities [N, classes] for network inputs."""
         return self._serve(inputs=tf.constant(inputs, tf.float32))["probabilities"].numpy()
 
-    def dense_stack(self) -> list[tuple[tf.Variable, tf.Variable]] | None:
-        """A gradient_fnn's (weights, biases) per layer, input to output, as the signature holds them; else None."""
+    def dense_stack(self) -> list[tuple[list[tf.Variable], tf.Variable]] | None:
+        """A gradient_fnn's (weight row blocks top to bottom, biases) per layer, input to output, else None.
+
+        The signature's own variables: no second copy of the weights. A plain layer has one block
+        ("w"), a RowBlockedDense layer several ("w_0", "w_1", ...).
+        """
         if self.kind != "gradient_fnn":
             return None
         layers: dict[str, dict[str, tf.Variable]] = {}
-        for v in self._serve.variables:  # the signature's own variables: no second copy of the weights
+        for v in self._serve.variables:
             *_, layer, leaf = v.name.split(":")[0].split("/")
             layers.setdefault(layer, {})[leaf] = v
         hidden = sorted((k for k in layers if k.startswith("fc") and k[2:].isdigit()), key=lambda k: int(k[2:]))
-        if set(layers) != {*hidden, "output"} or any(set(layers[k]) != {"w", "b"} for k in layers):
+        if set(layers) != {*hidden, "output"}:
             return None
-        return [(layers[k]["w"], layers[k]["b"]) for k in [*hidden, "output"]]
+        stack = []
+        for name in [*hidden, "output"]:
+            leaves = layers[name]
+            blocks = sorted((k for k in leaves if k.startswith("w_") and k[2:].isdigit()), key=lambda k: int(k[2:]))
+            weights = ["w"] if "w" in leaves else blocks
+            if "b" not in leaves or not weights or set(leaves) != {*weights, "b"}:
+                return None
+            stack.append(([leaves[k] for k in weights], leaves["b"]))
+        return stack

@@ -26,7 +26,7 @@ _MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
         "batch_size": 32, "max_epochs": 60, "learning_rate": None, "dropout": 0.0,
         "l2": 0.0, "hidden": [12000, 4900],
         "emotions": ["neutral", "happy", "sad", "angry", "disgusted", "surprised"],
-        "source": "gradients", "jit_compile": True, "layerwise_updates": False,
+        "source": "gradients", "jit_compile": False, "layerwise_updates": True, "row_blocks": 24,
     },
 }
 
@@ -118,7 +118,10 @@ HELP: dict[str, str] = {
     "gradient_options.negative": "Laplacian's negative half: abs (keep as magnitude) or clip (thesis: drop)",
     "workers": "processes for preprocessing",
     "models": "which of cnn, landmark_fnn, gradient_fnn the train and test stages run",
-    "nn.gradient_fnn.layerwise_updates": "update each layer as soon as its gradient exists (less memory)",
+    "nn.gradient_fnn.layerwise_updates": "update each layer (or row block) as soon as its gradient exists "
+                                         "(less memory)",
+    "nn.gradient_fnn.row_blocks": "store each hidden weight matrix as this many blocks of rows, updated one at "
+                                  "a time (with layerwise_updates: less memory, faster); 1: whole matrices",
     "nn.cnn.dropout": "one rate, or [after flatten, after batch norm]; see docs/THESIS_NOTES.md",
     "split.method": "subject (no subject on both sides) or random (thesis reproduction)",
     "evaluation.folds": "subject-disjoint K-fold cross-validation in the test stage (1: off)",
@@ -315,6 +318,8 @@ def _validate(config: dict[str, Any]) -> None:
         rates = m["dropout"] if isinstance(m["dropout"], list) else [m["dropout"]]
         if not all(isinstance(r, (int, float)) and 0 <= r < 1 for r in rates):
             raise UserError(f"nn.{name}.dropout: expected a rate in [0, 1), got {m['dropout']}")
+    if config["nn"]["gradient_fnn"]["row_blocks"] < 1:
+        raise UserError("nn.gradient_fnn.row_blocks: expected 1 or more")
     if config["gradient_options"]["ksize"] not in (1, 3, 5, 7):
         raise UserError("gradient_options.ksize: expected 1, 3, 5 or 7")
     if config["blur_options"]["ksize"] % 2 != 1:

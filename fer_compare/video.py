@@ -213,7 +213,7 @@ def sparse_forward(model: LoadedModel) -> Callable[[np.ndarray], np.ndarray] | N
     if stack is None:
         return None
     # Views of the signature's own weights (Tensor.numpy() would copy 470 MB).
-    sparse = SparseReluStack([(np.asarray(w.value()), np.asarray(b.value())) for w, b in stack])
+    sparse = SparseReluStack([([np.asarray(w.value()) for w in blocks], np.asarray(b.value())) for blocks, b in stack])
 
     def forward(x: np.ndarray) -> np.ndarray:
         return sparse(x) if len(x) == 1 else model.predict(x)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from fer_compare.nn.initializers import constant, truncated_normal, xavier_uniform
-from fer_compare.nn.layers import BatchNorm, Conv2DMaxPool, Dense, Dropout
+from fer_compare.nn.layers import BatchNorm, Conv2DMaxPool, Dense, Dropout, RowBlockedDense
 
 rng = np.random.default_rng(0)
 
@@ -20,6 +21,17 @@ def test_dense_matches_numpy_and_creates_variables_once():
     assert len(layer.variables) == 2
     assert layer.l2_loss().numpy() == np.float32((layer.w.numpy() ** 2).sum() / 2)
 
+
+
+def test_row_blocked_dense_is_dense_cut_into_rows():
+    whole = Dense(10, 4, "relu", seed=3)
+    blocked = RowBlockedDense(10, 4, 3, "relu", seed=3)
+    assert [w.shape.as_list() for w in blocked.blocks] == [[3, 4], [4, 4], [3, 4]]  # rows 0-3, 3-7, 7-10
+    np.testing.assert_array_equal(np.concatenate([w.numpy() for w in blocked.blocks]), whole.w.numpy())
+    x = tf.constant(rng.normal(size=(5, 10)).astype(np.float32))
+    np.testing.assert_allclose(blocked(x).numpy(), whole(x).numpy(), rtol=1e-6, atol=1e-6)
+    assert blocked.l2_loss().numpy() == pytest.approx(whole.l2_loss().numpy(), rel=1e-6)
+    assert len(blocked.trainable_variables) == 4
 
 def test_conv_then_pool_of_the_activated_output():
     layer = Conv2DMaxPool(2, 3, kernel=3, seed=2)

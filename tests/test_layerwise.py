@@ -35,3 +35,31 @@ def test_layerwise_equals_the_tape(dropout, loss_fn):
         assert float(la) == pytest.approx(float(lb), rel=1e-5)
     for va, vb in zip(a.trainable_variables, b.trainable_variables, strict=True):
         np.testing.assert_allclose(va.numpy(), vb.numpy(), rtol=1e-5, atol=1e-6)
+
+
+
+def test_row_blocked_layerwise_equals_the_whole_matrix_tape():
+    """Row blocks applied one at a time make the update a tape over whole matrices makes."""
+    rng = np.random.default_rng(1)
+    x = tf.constant(rng.uniform(size=(8, 36)).astype(np.float32))
+    y = tf.constant(rng.integers(0, 3, 8).astype(np.int32))
+    blocked = GradientFNN(["a", "b", "c"], (6, 6), hidden=[20, 12], seed=2, row_blocks=4)
+    whole = GradientFNN(["a", "b", "c"], (6, 6), hidden=[20, 12], seed=2)
+    opt_a, opt_b = Adam(blocked.trainable_variables, 0.01), Adam(whole.trainable_variables, 0.01)
+    step_a = tf.function(lambda x, y, s: layerwise_train_step(blocked, opt_a, x, y, cross_entropy, s))
+
+    @tf.function
+    def step_b(x, y, s):
+        with tf.GradientTape() as tape:
+            loss = cross_entropy(whole(x, training=True, seed=s), y)
+        opt_b.apply(tape.gradient(loss, whole.trainable_variables))
+        return loss
+
+    for t in range(3):
+        s = tf.constant([7, t], tf.int64)
+        assert float(step_a(x, y, s)) == pytest.approx(float(step_b(x, y, s)), rel=1e-5)
+    for layer_a, layer_b in zip(blocked.hidden, whole.hidden, strict=True):
+        assert len(layer_a.blocks) == 4
+        np.testing.assert_allclose(np.concatenate([w.numpy() for w in layer_a.blocks]), layer_b.w.numpy(),
+                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(layer_a.b.numpy(), layer_b.b.numpy(), rtol=1e-5, atol=1e-6)

@@ -32,7 +32,7 @@ def test_sparse_stack_equals_the_dense_forward(layers, threads):
     x[0] *= rng.random(900) < 0.25  # a masked Laplacian's share of nonzero pixels
     x[1] = 0
     x[2, :10] = 0
-    stack = SparseReluStack(layers, threads=threads)
+    stack = SparseReluStack([([w], b) for w, b in layers], threads=threads)
     try:
         got = stack(x)
     finally:
@@ -40,3 +40,16 @@ def test_sparse_stack_equals_the_dense_forward(layers, threads):
     np.testing.assert_allclose(got, dense_probabilities(layers, x), atol=1e-6)
     assert got.shape == (4, 6) and np.allclose(got.sum(1), 1)
 
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_row_blocks_give_the_same_product(layers, threads):
+    """A layer stored as blocks of rows (RowBlockedDense) multiplies like the whole matrix."""
+    rng = np.random.default_rng(3)
+    x = rng.random((2, 900), dtype=np.float32) * (rng.random((2, 900)) < 0.25)
+    blocked = [(np.array_split(w, 7), b) for w, b in layers[:2]] + [([layers[2][0]], layers[2][1])]
+    stack = SparseReluStack(blocked, threads=threads)
+    try:
+        np.testing.assert_allclose(stack(x), dense_probabilities(layers, x), atol=1e-6)
+    finally:
+        stack.close()

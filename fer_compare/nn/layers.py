@@ -32,6 +32,47 @@ class Dense(tf.Module):
         return tf.nn.l2_loss(self.w)
 
 
+
+class RowBlockedDense(tf.Module):
+    """Dense with its weight matrix stored as `row_blocks` variables of consecutive rows.
+
+    Initialised exactly as Dense with the same initializer and seed (the full matrix is drawn,
+    then cut), and x W = sum_k x[:, rows_k] W_k gives the same outputs. What the blocks buy is a
+    training step that makes and applies one block's gradient at a time (nn/layerwise.py): the
+    gradient FNN's 235 MB weight gradients never exist whole, and each block's gradient is still
+    in cache when Adam reads it.
+    """
+
+    def __init__(
+        self, in_size: int, out_size: int, row_blocks: int, activation: str | None = None,
+        w_init: Initializer | None = None, b_init: Initializer | None = None,
+        seed: int | None = None, name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        w_init = w_init or xavier_uniform()
+        b_init = b_init or zeros()
+        self.edges = [round(k * in_size / row_blocks) for k in range(row_blocks + 1)]
+        with self.name_scope:
+            full = w_init([in_size, out_size], seed).numpy()
+            # Copies: a row slice of a tensor shares its buffer, and the whole matrix would stay alive.
+            self.blocks = [tf.Variable(full[r0:r1].copy(), name=f"w_{k}")
+                           for k, (r0, r1) in enumerate(zip(self.edges[:-1], self.edges[1:], strict=True))]
+            del full
+            self.b = tf.Variable(b_init([out_size], None if seed is None else seed + 1), name="b")
+        self.activation = activation
+
+    def rows(self) -> list[tuple[int, int, tf.Variable]]:
+        """(first row, end row, variable) per block."""
+        return [(r0, r1, w) for r0, r1, w in zip(self.edges[:-1], self.edges[1:], self.blocks, strict=True)]
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        y = tf.add_n([tf.matmul(x[:, r0:r1], tf.cast(w, x.dtype)) for r0, r1, w in self.rows()])
+        y = tf.nn.bias_add(y, tf.cast(self.b, x.dtype))
+        return tf.nn.relu(y) if self.activation == "relu" else y
+
+    def l2_loss(self) -> tf.Tensor:
+        return tf.add_n([tf.nn.l2_loss(w) for w in self.blocks])
+
 class Conv2DMaxPool(tf.Module):
     """conv (SAME, stride 1) + bias + ReLU, then 2x2 max-pool stride 2 of the *activated* output.
 

@@ -1,4 +1,5 @@
-"""A memory-lean training step for a stack of Dense layers: back-propagate one layer, update it, free its gradient."""
+"""A memory-lean training step for a stack of dense layers: back-propagate one layer (or one row block
+of it), update it, free its gradient."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 import tensorflow as tf
 
 from .adam import Adam
+from .layers import RowBlockedDense
 from .models import GradientFNN
 
 
@@ -37,11 +39,22 @@ def layerwise_train_step(model: GradientFNN, optimizer: Adam, x: tf.Tensor, y: t
     powers = optimizer.powers()
     for i in reversed(range(len(layers))):
         layer, below = layers[i], inputs[i]
-        dw = tf.matmul(below, upstream, transpose_a=True)
         db = tf.reduce_sum(upstream, axis=0)
-        if i > 0:
-            dbelow = tf.matmul(upstream, layer.w, transpose_b=True)  # with the weights before the update
-        updates = [optimizer.update(layer.w, dw, powers), optimizer.update(layer.b, db, powers)]
+        if isinstance(layer, RowBlockedDense):
+            dbelow = None
+            if i > 0:  # with the weights before the update
+                dbelow = tf.concat([tf.matmul(upstream, w, transpose_b=True) for w in layer.blocks], axis=1)
+            updates = [optimizer.update(layer.b, db, powers)]
+            for r0, r1, w in layer.rows():
+                # Each block's gradient only once the block before is applied: one block alive at a time.
+                with tf.control_dependencies(updates + ([dbelow] if dbelow is not None else [])):
+                    dw = tf.matmul(below[:, r0:r1], upstream, transpose_a=True)
+                    updates = [*updates, optimizer.update(w, dw, powers)]
+        else:
+            dw = tf.matmul(below, upstream, transpose_a=True)
+            if i > 0:
+                dbelow = tf.matmul(upstream, layer.w, transpose_b=True)  # with the weights before the update
+            updates = [optimizer.update(layer.w, dw, powers), optimizer.update(layer.b, db, powers)]
         if i > 0:
             # ReLU (and, on top, dropout: kept units were scaled by 1/keep) of the layer below.
             scale = 1.0 / keep if i == len(layers) - 1 else 1.0

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from .initializers import constant, truncated_normal, xavier_uniform, zeros
-from .layers import BatchNorm, Conv2DMaxPool, Dense, Dropout
+from .layers import BatchNorm, Conv2DMaxPool, Dense, Dropout, RowBlockedDense
 
 
 class EmotionModel(tf.Module):
@@ -139,13 +139,17 @@ class GradientFNN(EmotionModel):
     kind = "gradient_fnn"
 
     def __init__(self, classes: list[str], input_size: tuple[int, int] = (70, 70), hidden: list[int] = (12000, 4900),
-                 dropout: float = 0.0, seed: int = 0, name: str | None = "gradient_fnn") -> None:
+                 dropout: float = 0.0, seed: int = 0, row_blocks: int = 1, name: str | None = "gradient_fnn") -> None:
         width, height = input_size
         super().__init__(classes, [height * width], name=name)
         sizes = [height * width, *hidden]
         with self.name_scope:
-            self.hidden = [Dense(sizes[i], sizes[i + 1], "relu", seed=seed + i, name=f"fc{i + 1}")
-                           for i in range(len(hidden))]
+            # row_blocks > 1 stores each hidden weight matrix as row blocks (same function; see RowBlockedDense).
+            self.hidden = [
+                RowBlockedDense(sizes[i], sizes[i + 1], min(row_blocks, sizes[i]), "relu", seed=seed + i,
+                                name=f"fc{i + 1}") if row_blocks > 1
+                else Dense(sizes[i], sizes[i + 1], "relu", seed=seed + i, name=f"fc{i + 1}")
+                for i in range(len(hidden))]
             self.dropout = Dropout(dropout, name="dropout")
             self.out = Dense(sizes[-1], len(classes), None, xavier_uniform(), zeros(), seed=seed + 9, name="output")
 
@@ -164,7 +168,7 @@ def build_model(kind: str, classes: list[str], m: dict[str, Any], seed: int) -> 
     if kind == "landmark_fnn":
         return LandmarkFNN(classes, m["subnet"], m["hidden"], m["dropout"], seed=seed)
     if kind == "gradient_fnn":
-        return GradientFNN(classes, size, m["hidden"], m["dropout"], seed)
+        return GradientFNN(classes, size, m["hidden"], m["dropout"], seed, m["row_blocks"])
     raise ValueError(f"unknown model kind {kind!r}")
 
 

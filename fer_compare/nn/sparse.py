@@ -18,27 +18,41 @@ import scipy.sparse
 
 
 class SparseReluStack:
-    """relu(x W1 + b1) ... -> x Wn + bn -> softmax, for one input row at a time."""
+    """relu(x W1 + b1) ... -> x Wn + bn -> softmax, for one input row at a time.
 
-    def __init__(self, layers: Sequence[tuple[np.ndarray, np.ndarray]], threads: int | None = None) -> None:
-        self.layers = [(np.ascontiguousarray(w, np.float32), np.asarray(b, np.float32)) for w, b in layers]
+    Each layer is (weight blocks, bias): the blocks hold consecutive rows of W, top to bottom
+    (one block for a plain Dense layer, several for RowBlockedDense).
+    """
+
+    def __init__(self, layers: Sequence[tuple[Sequence[np.ndarray], np.ndarray]], threads: int | None = None) -> None:
+        self.layers = [([np.ascontiguousarray(w, np.float32) for w in blocks], np.asarray(b, np.float32))
+                       for blocks, b in layers]
         self.threads = threads or max(1, min(4, len(os.sched_getaffinity(0))))
-        # Row blocks are independent: scipy's product releases the GIL, so threads share the reading.
+        # Row ranges are independent: scipy's product releases the GIL, so threads share the reading.
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="sparse-forward") if self.threads > 1 else None
 
-    def _rows_times(self, v: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """v @ w, touching only the rows of w where v is nonzero."""
-        nonzero = np.flatnonzero(v)
-        if len(nonzero) < 64 or self._pool is None:
-            return _sparse_product(v, nonzero, w)
-        parts = np.array_split(nonzero, self.threads)
-        return sum(self._pool.map(lambda rows: _sparse_product(v, rows, w), parts))
+    def _rows_times(self, v: np.ndarray, blocks: list[np.ndarray]) -> np.ndarray:
+        """v @ W for W = the blocks stacked, touching only the rows where v is nonzero."""
+        work, start = [], 0
+        for w in blocks:
+            part = v[start:start + len(w)]
+            nonzero = np.flatnonzero(part)
+            if len(blocks) == 1 and len(nonzero) >= 64 and self._pool is not None:
+                work += [(part, rows, w) for rows in np.array_split(nonzero, self.threads)]
+            elif len(nonzero):
+                work.append((part, nonzero, w))
+            start += len(w)
+        if not work:
+            return np.zeros(blocks[0].shape[1], np.float32)
+        if self._pool is None or len(work) == 1:
+            return sum(_sparse_product(*item) for item in work)
+        return sum(self._pool.map(lambda item: _sparse_product(*item), work))
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Logits [classes] for one flat input [inputs]."""
         v = np.asarray(x, np.float32).ravel()
-        for i, (w, b) in enumerate(self.layers):
-            v = self._rows_times(v, w) + b
+        for i, (blocks, b) in enumerate(self.layers):
+            v = self._rows_times(v, blocks) + b
             if i < len(self.layers) - 1:
                 np.maximum(v, 0.0, out=v)
         return v
