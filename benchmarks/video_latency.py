@@ -104,7 +104,7 @@ def export_models(folder: Path, kinds: list[str], config: dict[str, Any]) -> dic
         classes = list(h["emotions"] or EMOTIONS)
         size = tuple(config["nn"]["input"])
         if kind == "gradient_fnn":
-            model = GradientFNN(classes, size, h["hidden"], h["dropout"])
+            model = GradientFNN(classes, size, h["hidden"], h["dropout"], row_blocks=h["row_blocks"])
         elif kind == "landmark_fnn":
             model = LandmarkFNN(classes, h["subnet"], h["hidden"], h["dropout"])
         else:

@@ -129,7 +129,8 @@ HELP: dict[str, str] = {
                                         "summaries are always kept",
     "loss": "cross_entropy or svm_l2 (L2 multi-class SVM)",
     "distribute": "default or mirrored (tf.distribute.MirroredStrategy)",
-    "jit_compile": "compile the steps with XLA (measured: faster for gradient_fnn only, see BENCHMARKS.md)",
+    "jit_compile": "compile the steps with XLA (off by default: slower for the CNN, no gain for landmark_fnn, "
+                   "and for gradient_fnn it holds whole gradients; see BENCHMARKS.md)",
     "video_source": "camera index, video file or folder of images",
     "video_model": "which model the video stage runs (empty: the last comparison's winner)",
     "video_output": "annotated video file (empty: a window if there is a display, else <run>/video.mp4)",
