@@ -45,8 +45,13 @@ class SparseReluStack:
         if not work:
             return np.zeros(blocks[0].shape[1], np.float32)
         if self._pool is None or len(work) == 1:
-            return sum(_sparse_product(*item) for item in work)
-        return sum(self._pool.map(lambda item: _sparse_product(*item), work))
+            return _products(work)
+        # One task per thread, each a run of items with about equal nonzero rows: a task per
+        # block would cost more in hand-offs than the small blocks take to multiply.
+        counts = np.cumsum([len(rows) for _, rows, _ in work])
+        cuts = np.searchsorted(counts, counts[-1] * np.arange(1, self.threads) / self.threads)
+        runs = [run for run in np.split(np.arange(len(work)), cuts) if len(run)]
+        return sum(self._pool.map(lambda run: _products([work[i] for i in run]), runs))
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Logits [classes] for one flat input [inputs]."""
@@ -67,6 +72,10 @@ class SparseReluStack:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False)
+
+
+def _products(work: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+    return sum(_sparse_product(*item) for item in work)
 
 
 def _sparse_product(v: np.ndarray, rows: np.ndarray, w: np.ndarray) -> np.ndarray:
