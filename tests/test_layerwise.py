@@ -12,23 +12,33 @@ from fer_compare.nn.losses import cross_entropy, svm_l2
 from fer_compare.nn.models import GradientFNN
 
 
-@pytest.mark.parametrize("dropout, loss_fn", [(0.0, cross_entropy), (0.3, cross_entropy), (0.0, svm_l2)])
-def test_layerwise_equals_the_tape(dropout, loss_fn):
-    rng = np.random.default_rng(0)
-    x = tf.constant(rng.uniform(size=(8, 36)).astype(np.float32))
-    y = tf.constant(rng.integers(0, 3, 8).astype(np.int32))
-    a = GradientFNN(["a", "b", "c"], (6, 6), hidden=[20, 12], dropout=dropout, seed=1)
-    b = GradientFNN(["a", "b", "c"], (6, 6), hidden=[20, 12], dropout=dropout, seed=1)
-    opt_a, opt_b = Adam(a.trainable_variables, 0.01), Adam(b.trainable_variables, 0.01)
-    step_a = tf.function(lambda x, y, s: layerwise_train_step(a, opt_a, x, y, loss_fn, s))
+def batch(seed: int) -> tuple[tf.Tensor, tf.Tensor]:
+    rng = np.random.default_rng(seed)
+    return (tf.constant(rng.uniform(size=(8, 36)).astype(np.float32)),
+            tf.constant(rng.integers(0, 3, 8).astype(np.int32)))
+
+
+def steps(model: GradientFNN, reference: GradientFNN, loss_fn):
+    """The layer-wise step on `model` and a tape over every variable + Adam on `reference`, both compiled."""
+    opt_a, opt_b = Adam(model.trainable_variables, 0.01), Adam(reference.trainable_variables, 0.01)
+    layerwise = tf.function(lambda x, y, s: layerwise_train_step(model, opt_a, x, y, loss_fn, s))
 
     @tf.function
-    def step_b(x, y, s):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(b(x, training=True, seed=s), y)
-        opt_b.apply(tape.gradient(loss, b.trainable_variables))
+    def tape(x, y, s):
+        with tf.GradientTape() as t:
+            loss = loss_fn(reference(x, training=True, seed=s), y)
+        opt_b.apply(t.gradient(loss, reference.trainable_variables))
         return loss
 
+    return layerwise, tape
+
+
+@pytest.mark.parametrize("dropout, loss_fn", [(0.0, cross_entropy), (0.3, cross_entropy), (0.0, svm_l2)])
+def test_layerwise_equals_the_tape(dropout, loss_fn):
+    x, y = batch(0)
+    a = GradientFNN(["a", "b", "c"], (6, 6), hidden=[20, 12], dropout=dropout, seed=1)
+    b = GradientFNN(["a", "b", "c"], (6, 6), hidden=[20, 12], dropout=dropout, seed=1)
+    step_a, step_b = steps(a, b, loss_fn)
     for t in range(3):
         s = tf.constant([7, t], tf.int64)
         la, lb = step_a(x, y, s), step_b(x, y, s)
@@ -37,24 +47,12 @@ def test_layerwise_equals_the_tape(dropout, loss_fn):
         np.testing.assert_allclose(va.numpy(), vb.numpy(), rtol=1e-5, atol=1e-6)
 
 
-
 def test_row_blocked_layerwise_equals_the_whole_matrix_tape():
     """Row blocks applied one at a time make the update a tape over whole matrices makes."""
-    rng = np.random.default_rng(1)
-    x = tf.constant(rng.uniform(size=(8, 36)).astype(np.float32))
-    y = tf.constant(rng.integers(0, 3, 8).astype(np.int32))
+    x, y = batch(1)
     blocked = GradientFNN(["a", "b", "c"], (6, 6), hidden=[20, 12], seed=2, row_blocks=4)
     whole = GradientFNN(["a", "b", "c"], (6, 6), hidden=[20, 12], seed=2)
-    opt_a, opt_b = Adam(blocked.trainable_variables, 0.01), Adam(whole.trainable_variables, 0.01)
-    step_a = tf.function(lambda x, y, s: layerwise_train_step(blocked, opt_a, x, y, cross_entropy, s))
-
-    @tf.function
-    def step_b(x, y, s):
-        with tf.GradientTape() as tape:
-            loss = cross_entropy(whole(x, training=True, seed=s), y)
-        opt_b.apply(tape.gradient(loss, whole.trainable_variables))
-        return loss
-
+    step_a, step_b = steps(blocked, whole, cross_entropy)
     for t in range(3):
         s = tf.constant([7, t], tf.int64)
         assert float(step_a(x, y, s)) == pytest.approx(float(step_b(x, y, s)), rel=1e-5)
