@@ -119,6 +119,10 @@ def child_ours(kind: str, n: int, batch: int, repeats: int, opts: dict[str, Any]
     import tempfile
 
     import numpy as np
+
+    from fer_compare.tf_import import import_tensorflow
+
+    import_tensorflow()  # as the CLI does: without Keras
     import tensorflow as tf
 
     if opts.get("intra") or opts.get("inter"):

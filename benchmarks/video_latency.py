@@ -311,9 +311,9 @@ def main() -> int:
         sys.exit(f"{args.fer_python} not found; install the peer with "
                  f"bash ../shared/tools/install-fer-peer.sh .fer-peer-venv, or pass --no-fer")
 
-    from fer_compare.quiet_tf import import_tensorflow_quietly
+    from fer_compare.tf_import import import_tensorflow
 
-    import_tensorflow_quietly()
+    import_tensorflow()
     from fer_compare.checkpoints import LoadedModel
     from fer_compare.config import load_config
 

@@ -33,9 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config, args.overrides)
         if any(config[stage] for stage in ("train", "test", "video")):
-            from .quiet_tf import import_tensorflow_quietly
+            from .tf_import import import_tensorflow
 
-            import_tensorflow_quietly()
+            import_tensorflow()
         from .pipeline import run_pipeline
 
         run_pipeline(config)

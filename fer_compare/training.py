@@ -339,7 +339,9 @@ class Trainer:
         return {name: tf.summary.create_file_writer(str(self.folder / name)) for name in ("train", "validation")}
 
     def _log_start(self, writers: dict[str, Any]) -> None:
-        from tensorboard.plugins.hparams import api as hp
+        # summary_v2, not the hparams `api` module: that one subclasses tf.keras.callbacks.Callback,
+        # which would import all of Keras (see tf_import.py).
+        from tensorboard.plugins.hparams import summary_v2 as hp
 
         with writers["validation"].as_default():
             trial = f"{self.folder.parent.name}/{self.kind}"

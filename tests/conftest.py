@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from fer_compare.tf_import import import_tensorflow
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import_tensorflow()  # the suite runs TensorFlow as the CLI does: without Keras
 
 ROOT = Path(__file__).resolve().parents[1]
 LONDON = ROOT.parent / "shared" / "datasets" / "frl-london"

@@ -1,0 +1,35 @@
+"""Import TensorFlow quietly and without Keras, before anything else in the process does."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def import_tensorflow() -> None:
+    """Import TensorFlow with its start-up banner hidden and Keras 3 kept out.
+
+    TensorFlow 2.21 imports all of Keras 3 while it is imported (to register Keras's optimizers
+    for SavedModels), and Keras pulls in SciPy, scikit-learn, matplotlib.pyplot and OpenCV: about
+    2,400 modules and 120 MiB of resident memory that fer_compare, which uses no Keras, never
+    needs. That is 6 % of the gradient FNN's training peak (docs/THESIS_NOTES.md). Keras is hidden
+    only while TensorFlow imports; `import keras` works afterwards. Does nothing if TensorFlow
+    is already imported.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    hide_keras = "keras" not in sys.modules
+    if hide_keras:
+        sys.modules["keras"] = None  # type: ignore[assignment]  # find_spec("keras") -> None, import -> ImportError
+    # TF 2.21 prints oneDNN notices through absl before any log level applies: hide stderr for the import.
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        if hide_keras and sys.modules.get("keras", 0) is None:
+            del sys.modules["keras"]
