@@ -61,7 +61,8 @@ def test_the_whole_pipeline_on_the_demo_set(tmp_path):
     assert comparison["winner"]["model"] in comparison["models"]
     for kind in ("cnn", "landmark_fnn", "gradient_fnn"):
         assert list((run / kind / "train").glob("events.out.tfevents.*"))
-        assert list((run / kind / "validation").glob("events.out.tfevents.*"))
+        tags = summary_tags(run / kind / "validation")
+        assert {"hparams", "images", "histograms", "scalars"} <= set(tags.values()), tags
         assert (tmp_path / "models" / kind / "saved_model.pb").is_file()
         history = comparison["models"][kind]["fold_results"][0]["history"]
         assert [row["epoch"] for row in history] == [0, 1]
@@ -72,3 +73,15 @@ def test_the_whole_pipeline_on_the_demo_set(tmp_path):
     again = cli(*args, "--set", "format=false", "--set", "align=false", "--set", "gradient=false",
                 "--set", "blur=false", cwd=tmp_path)
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def summary_tags(folder: Path) -> dict[str, str]:
+    """Tag -> TensorBoard plugin of every summary in a folder's event files."""
+    import tensorflow as tf
+
+    tags = {}
+    for path in folder.glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                tags[value.tag] = value.metadata.plugin_data.plugin_name or tags.get(value.tag, "")
+    return tags
