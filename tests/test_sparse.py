@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from fer_compare.nn import sparse
 from fer_compare.nn.sparse import SparseReluStack
 
 
@@ -41,10 +42,12 @@ def test_sparse_stack_equals_the_dense_forward(layers, threads):
     assert got.shape == (4, 6) and np.allclose(got.sum(1), 1)
 
 
-
 @pytest.mark.parametrize("threads", [1, 2])
-def test_row_blocks_give_the_same_product(layers, threads):
-    """A layer stored as blocks of rows (RowBlockedDense) multiplies like the whole matrix."""
+@pytest.mark.parametrize("kernel", ["scipy private", "scipy public"])
+def test_row_blocks_give_the_same_product(layers, threads, kernel, monkeypatch):
+    """A layer stored as blocks of rows (RowBlockedDense) multiplies like the whole matrix, with either product."""
+    if kernel == "scipy public":  # the path for a SciPy without scipy.sparse._sparsetools.csr_matvecs
+        monkeypatch.setattr(sparse, "_csr_matvecs", None)
     rng = np.random.default_rng(3)
     x = rng.random((2, 900), dtype=np.float32) * (rng.random((2, 900)) < 0.25)
     blocked = [(np.array_split(w, 7), b) for w, b in layers[:2]] + [([layers[2][0]], layers[2][1])]

@@ -16,6 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.sparse
 
+try:  # The kernel behind `csr_matrix @ dense`; called directly it adds into an existing array.
+    from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
+except ImportError:  # a SciPy that moved it: the public product, with a temporary per block
+    _csr_matvecs = None
+
 
 class SparseReluStack:
     """relu(x W1 + b1) ... -> x Wn + bn -> softmax, for one input row at a time.
@@ -33,25 +38,23 @@ class SparseReluStack:
 
     def _rows_times(self, v: np.ndarray, blocks: list[np.ndarray]) -> np.ndarray:
         """v @ W for W = the blocks stacked, touching only the rows where v is nonzero."""
-        work, start = [], 0
+        picks, start = [], 0
         for w in blocks:
             part = v[start:start + len(w)]
-            nonzero = np.flatnonzero(part)
-            if len(blocks) == 1 and len(nonzero) >= 64 and self._pool is not None:
-                work += [(part, rows, w) for rows in np.array_split(nonzero, self.threads)]
-            elif len(nonzero):
-                work.append((part, nonzero, w))
+            rows = np.flatnonzero(part).astype(np.int32)
+            if len(rows):
+                picks.append((part[rows], rows, w))
             start += len(w)
-        if not work:
+        shares = _equal_shares(picks, self.threads if self._pool is not None else 1)
+        if not shares:
             return np.zeros(blocks[0].shape[1], np.float32)
-        if self._pool is None or len(work) == 1:
-            return _products(work)
-        # One task per thread, each a run of items with about equal nonzero rows: a task per
-        # block would cost more in hand-offs than the small blocks take to multiply.
-        counts = np.cumsum([len(rows) for _, rows, _ in work])
-        cuts = np.searchsorted(counts, counts[-1] * np.arange(1, self.threads) / self.threads)
-        runs = [run for run in np.split(np.arange(len(work)), cuts) if len(run)]
-        return sum(self._pool.map(lambda run: _products([work[i] for i in run]), runs))
+        sums = [np.zeros(blocks[0].shape[1], np.float32) for _ in shares]
+        if len(shares) == 1:
+            _accumulate(shares[0], sums[0])
+            return sums[0]
+        # Each thread adds its rows into its own sum; SciPy's kernel releases the GIL.
+        list(self._pool.map(_accumulate, shares, sums))
+        return np.add.reduce(sums)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Logits [classes] for one flat input [inputs]."""
@@ -74,10 +77,31 @@ class SparseReluStack:
             self._pool.shutdown(wait=False)
 
 
-def _products(work: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
-    return sum(_sparse_product(*item) for item in work)
+Pick = tuple[np.ndarray, np.ndarray, np.ndarray]  # (nonzero values, their row numbers, weight block)
 
 
-def _sparse_product(v: np.ndarray, rows: np.ndarray, w: np.ndarray) -> np.ndarray:
-    picked = scipy.sparse.csr_matrix((v[rows], rows, [0, len(rows)]), shape=(1, len(v)))
-    return np.asarray(picked @ w).ravel()
+def _equal_shares(picks: list[Pick], parts: int) -> list[list[Pick]]:
+    """The picked rows of all blocks cut into `parts` runs of about equal row counts (a block may be cut)."""
+    total = sum(len(rows) for _, rows, _ in picks)
+    if total == 0:
+        return []
+    bounds = [round(total * k / parts) for k in range(parts + 1)]
+    shares: list[list[Pick]] = [[] for _ in range(parts)]
+    offset = 0
+    for values, rows, w in picks:
+        for k in range(parts):
+            lo, hi = max(bounds[k], offset) - offset, min(bounds[k + 1], offset + len(rows)) - offset
+            if lo < hi:
+                shares[k].append((values[lo:hi], rows[lo:hi], w))
+        offset += len(rows)
+    return [share for share in shares if share]
+
+
+def _accumulate(picks: list[Pick], out: np.ndarray) -> None:
+    """out += sum over picks of values @ w[rows], in place: one pass over each picked row, no temporaries."""
+    for values, rows, w in picks:
+        if _csr_matvecs is not None:  # SciPy's own CSR kernel (what `csr @ dense` calls), without its wrapping
+            _csr_matvecs(1, w.shape[0], w.shape[1], np.array([0, len(rows)], np.int32), rows, values, w, out)
+        else:
+            picked = scipy.sparse.csr_matrix((values, rows, [0, len(rows)]), shape=(1, w.shape[0]))
+            out += np.asarray(picked @ w).ravel()
