@@ -10,10 +10,10 @@ def import_tensorflow() -> None:
     """Import TensorFlow with its start-up banner hidden and Keras 3 kept out.
 
     TensorFlow 2.21 imports all of Keras 3 while it is imported (to register Keras's optimizers
-    for SavedModels), and Keras pulls in SciPy, scikit-learn, matplotlib.pyplot and OpenCV: about
-    2,400 modules and 120 MiB of resident memory that fer_compare, which uses no Keras, never
-    needs. That is 6 % of the gradient FNN's training peak (docs/THESIS_NOTES.md). Keras is hidden
-    only while TensorFlow imports; `import keras` works afterwards. Does nothing if TensorFlow
+    for SavedModels), and Keras pulls in scikit-learn, SciPy, matplotlib.pyplot and OpenCV: about
+    1,400 modules and 120 MiB of resident memory in every process, 6 % of the gradient FNN's
+    training peak (benchmarks/BENCHMARKS.md). fer_compare uses no Keras. Keras is hidden only
+    while TensorFlow imports; `import keras` works afterwards. Does nothing if TensorFlow
     is already imported.
     """
     if "tensorflow" in sys.modules:
