@@ -59,10 +59,55 @@ def save_checkpoint(manager: tf.train.CheckpointManager, checkpoint_number: int 
         raise UserError(f"cannot write a checkpoint to {manager.directory} ({reason[:200]})") from None
 
 
-def restore(checkpoint: tf.train.Checkpoint, path: str, key: str) -> None:
-    """Restore every variable from `path`, or fail with one line."""
+SAVE_COUNTER = "save_counter/.ATTRIBUTES/VARIABLE_VALUE"  # tf.train.Checkpoint's own variable
+
+
+def variables_by_key(parts: dict[str, Any]) -> dict[str, list[tf.Variable]]:
+    """Checkpoint key -> variable, for tf.train.Checkpoint(**parts), derived from the attribute paths.
+
+    TensorFlow names a variable in a checkpoint by its path of attribute names and list indices
+    from the root ("model/hidden/0/blocks/3/.ATTRIBUTES/VARIABLE_VALUE"). A variable reachable
+    along two paths gets both keys here; the checkpoint holds one of them.
+    """
+    keys: dict[str, list[tf.Variable]] = {}
+    for name, part in parts.items():
+        if isinstance(part, tf.Variable):
+            leaves = [((), part)]
+        else:
+            leaves = part._flatten(predicate=lambda x: isinstance(x, tf.Variable), with_path=True)
+        for path, variable in leaves:
+            keys.setdefault("/".join([name, *map(str, path)]) + "/.ATTRIBUTES/VARIABLE_VALUE", []).append(variable)
+    return keys
+
+
+def restore(parts: dict[str, Any], path: str, key: str, checkpoint: tf.train.Checkpoint | None = None) -> str:
+    """Restore every variable of tf.train.Checkpoint(**parts) from `path`, or fail with one line.
+
+    One variable at a time where the checkpoint's keys are the attribute paths (they are for all
+    of fer_compare's checkpoints): Checkpoint.restore reads every variable in one op first, so the
+    gradient FNN's 470 MB of weights (1.4 GB with Adam's slots) would briefly exist twice, and
+    TensorFlow's allocator keeps that memory. Otherwise TensorFlow's own restore, whose errors name
+    what does not match. `checkpoint`, the tf.train.Checkpoint(**parts) that saves these, gets its
+    save counter back too, so checkpoint numbers go on. Returns which way ran ("one by one" or
+    "checkpoint").
+    """
     try:
-        checkpoint.restore(path).assert_existing_objects_matched().expect_partial()
+        reader = tf.train.load_checkpoint(path)
+        saved = reader.get_variable_to_shape_map()
+        by_key = variables_by_key(parts)
+        chosen: dict[int, tuple[str, tf.Variable]] = {}
+        for name, variables in by_key.items():
+            for variable in variables:
+                if saved.get(name) == variable.shape.as_list():
+                    chosen.setdefault(id(variable), (name, variable))
+        if chosen and set(chosen) == {id(v) for variables in by_key.values() for v in variables}:
+            if checkpoint is not None and SAVE_COUNTER in saved:
+                chosen[id(checkpoint.save_counter)] = (SAVE_COUNTER, checkpoint.save_counter)
+            for name, variable in chosen.values():
+                variable.assign(reader.get_tensor(name))
+            return "one by one"
+        (checkpoint or tf.train.Checkpoint(**parts)).restore(path).assert_existing_objects_matched().expect_partial()
+        return "checkpoint"
     except Exception as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(f"{key}: cannot restore {path} ({first[:200]})") from None

@@ -124,9 +124,9 @@ class Trainer:
             s = config["stopping"]
             self.rule = StoppingRule(s["check_every"], s["min_increase"], s["min_epochs"])
         self.pipeline = InputPipeline(kind, self.hyper["batch_size"], self.seed, config["augment"])
-        self.checkpoint = tf.train.Checkpoint(
-            model=self.model, optimizer=self.optimizer, epoch=self.epoch, best_validation_loss=self.best_loss,
-            previous_check_loss=self.rule.previous)
+        self.checkpoint_parts = dict(model=self.model, optimizer=self.optimizer, epoch=self.epoch,
+                                     best_validation_loss=self.best_loss, previous_check_loss=self.rule.previous)
+        self.checkpoint = tf.train.Checkpoint(**self.checkpoint_parts)
         # One is enough: an epoch is saved only after its losses proved finite, so the latest is
         # always the last good state (and the gradient FNN's weights plus Adam slots are 1.4 GB).
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(folder / "checkpoints"), max_to_keep=1)
@@ -236,9 +236,9 @@ class Trainer:
         check_compatible(desc_folder, self.model, key)
         best = tf.train.latest_checkpoint(str(desc_folder.parent / "best"))
         if best:  # carry the earlier run's best weights over, so "restore the best" still can
-            restore(tf.train.Checkpoint(model=self.model), best, key)
+            restore({"model": self.model}, best, key)
             save_checkpoint(self.best, checkpoint_number=int(best.rsplit("-", 1)[-1]))
-        restore(self.checkpoint, path, key)
+        restore(self.checkpoint_parts, path, key, self.checkpoint)
         # The configured rate wins over the checkpoint's: resuming is how one retries with another rate.
         self.optimizer.learning_rate.assign(self.hyper["learning_rate"])
         say(f"  {self.kind}: resumed from {path} after epoch {int(self.epoch.numpy())}")
@@ -307,7 +307,7 @@ class Trainer:
                                       f"resume with train_existing_model: true") from None
         # Restore the best validation weights before anything uses the model.
         if self.best.latest_checkpoint:
-            tf.train.Checkpoint(model=self.model).restore(self.best.latest_checkpoint).expect_partial()
+            restore({"model": self.model}, self.best.latest_checkpoint, "checkpoint")
             best_epoch = best_epoch if best_epoch >= 0 else int(self.best.latest_checkpoint.rsplit("-", 1)[-1])
         if math.isnan(best_acc):
             _, best_acc, _ = self.evaluate(val_for_rule)
@@ -327,7 +327,7 @@ class Trainer:
     def _diverged(self, epoch: int) -> None:
         last = self.manager.latest_checkpoint
         if last:
-            restore(self.checkpoint, last, "checkpoint")
+            restore(self.checkpoint_parts, last, "checkpoint", self.checkpoint)
             kept = f"kept the last good checkpoint {last}"
         else:
             kept = "no good checkpoint existed yet"
