@@ -128,6 +128,10 @@ def _wait(proc: subprocess.Popen, timeout: float) -> tuple[int, float]:
         time.sleep(0.05)
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class LiveCli:
     """The CLI running in its own process group; stdout read line by line as it comes."""
 
@@ -137,8 +141,10 @@ class LiveCli:
         self._changed = threading.Condition()
         self._stderr = open(cwd / f".stderr-{time.monotonic_ns()}.txt", "w+", encoding="utf-8")
         self.start = time.monotonic()
+        # SIGINT at its default, as in a terminal: a suite started in the background (`pytest &`) has it
+        # ignored, the child would inherit that, and Ctrl-C could not be simulated.
         self.proc = subprocess.Popen(self.args, cwd=cwd, stdout=subprocess.PIPE, stderr=self._stderr, text=True,
-                                     env=child_env(), start_new_session=True)
+                                     env=child_env(), start_new_session=True, preexec_fn=_default_sigint)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
