@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import math
@@ -324,6 +325,14 @@ class Trainer:
             f"accuracy {best_acc:.3f}; {result.samples_per_second:.0f} samples/s")
         return result
 
+    def release_training_state(self) -> None:
+        """Free what only training needs, once the model is trained (and exported): the optimizer with
+        Adam's two slots (900 MB for the gradient FNN), the compiled train step that holds them, and
+        the checkpoint objects. Evaluation still works; the test and video stages that follow in the
+        same process then reuse that memory. Training again needs a new Trainer."""
+        del self.train_step, self.optimizer, self.checkpoint, self.checkpoint_parts, self.manager, self.best
+        gc.collect()  # tf.function objects sit in reference cycles; free the variables now
+
     def _diverged(self, epoch: int) -> None:
         last = self.manager.latest_checkpoint
         if last:
@@ -474,5 +483,7 @@ def run(config: dict[str, Any], run_dir: Path) -> dict[str, TrainResult]:
             result.export = export_saved_model(result.trainer.model, export_path(config, kind), result.hyperparameters,
                                                result.trainer.input_settings)
             say(f"  {kind}: exported SavedModel to {result.export}")
+        if result.trainer is not None:
+            result.trainer.release_training_state()
         results[kind] = result
     return results

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -255,3 +256,15 @@ def test_cross_validation_drops_spent_fold_checkpoints_unless_asked(tmp_path, ke
         assert (fold / "checkpoints").is_dir() == keep and (fold / "best").is_dir() == keep
     if keep:
         assert len(list((folds[0] / "checkpoints").glob("ckpt-*.index"))) == 1  # only the latest is kept
+
+
+def test_releasing_the_training_state_frees_the_optimizer_and_keeps_evaluation(tmp_path):
+    t = trainer(tmp_path, learnable(), "a", nn__landmark_fnn__max_epochs=2)
+    t.fit()
+    weights = {id(v) for v in t.model.variables}
+    slots = [weakref.ref(v) for v in t.optimizer.variables if v.shape.rank and id(v) not in weights]  # m and v
+    assert len(slots) == 2 * len(t.model.trainable_variables)
+    before = t.evaluate(t.split.validation)[2]
+    t.release_training_state()
+    assert all(slot() is None for slot in slots)
+    np.testing.assert_array_equal(t.evaluate(t.split.validation)[2], before)
