@@ -20,7 +20,8 @@ setup(
         "face_recognition_models>=0.3.0",  # ships shape_predictor_68_face_landmarks.dat
         "matplotlib>=3.7",  # plots; also ships grace_hopper.jpg (template and demo set)
         "scikit-image>=0.21",  # ships the public-domain astronaut photo (demo set)
-        "scipy>=1.10",  # sparse products (video stage) and Delaunay triangles (demo set)
+        "scipy>=1.10",  # Delaunay triangles (demo set)
+        "numba>=0.59",  # the video stage's sparse forward pass (nn/sparse.py)
     ],
     extras_require={"test": ["pytest>=7", "ruff>=0.4"]},
     entry_points={"console_scripts": ["fer-compare=fer_compare.__main__:main"]},

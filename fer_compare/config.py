@@ -81,6 +81,7 @@ DEFAULTS: dict[str, Any] = {
     "video_predictions": "",
     "video_smoothing": 0.6,
     "video_detect_width": 320,
+    "video_redetect_every": 10,
     "video_max_frames": 0,
 }
 
@@ -137,6 +138,8 @@ HELP: dict[str, str] = {
     "video_predictions": "CSV of one row per face per frame (empty: <run>/video_predictions.csv)",
     "video_smoothing": "exponential moving average of each face's probabilities across frames (0: off)",
     "video_detect_width": "frames are downscaled to this width for Haar detection",
+    "video_redetect_every": "Haar on the whole frame every this many frames (new faces show up within as many); "
+                            "in between, each face is searched only near where it was (1: whole frame always)",
     "video_max_frames": "stop after this many frames (0: until the source ends)",
 }
 
@@ -331,6 +334,8 @@ def _validate(config: dict[str, Any]) -> None:
         raise UserError(f"video_smoothing: expected a factor in [0, 1), got {config['video_smoothing']}")
     if config["video_detect_width"] < 0 or config["video_max_frames"] < 0:
         raise UserError("video_detect_width and video_max_frames: expected 0 (off) or more")
+    if config["video_redetect_every"] < 1:
+        raise UserError(f"video_redetect_every: expected 1 (every frame) or more, got {config['video_redetect_every']}")
     if config["learning_rate"] <= 0:
         raise UserError("learning_rate: expected a positive number")
 

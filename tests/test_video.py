@@ -244,6 +244,35 @@ def test_frame_predictor_batches_faces(trained: dict) -> None:
     assert predictor.times.array().shape == (2, len(STEPS))
 
 
+def test_faces_are_followed_between_whole_frame_detections(trained: dict) -> None:
+    """With video_redetect_every 4, a moving face costs one whole-frame search in 4; a lost face one at once."""
+    from fer_compare.checkpoints import LoadedModel
+    from fer_compare.config import load_config
+    from fer_compare.video import FramePredictor
+
+    face = photo(trained["london"], "012")
+    moving = [canvas(face, dx=12 * i - 30, dy=4 * i, angle=0.8 * i) for i in range(6)]
+    frames = [*moving, np.full((H, W, 3), GRAY, np.uint8), moving[0]]
+    model = LoadedModel(trained["models"] / "landmark_fnn")
+    runs = {}
+    for every in (1, 4):
+        predictor = FramePredictor(load_config(None, video_sets(trained, video_redetect_every=every)), model)
+        faces, counts = [], []
+        for frame in frames:
+            faces.append(predictor.predict(frame))
+            counts.append(predictor.full_detections)
+        runs[every] = (faces, counts)
+    assert runs[1][1] == [1, 2, 3, 4, 5, 6, 7, 8]
+    # Frames 0 and 4 are due; the empty frame 6 loses the face, and so frame 7 searches the whole frame too.
+    assert runs[4][1] == [1, 1, 1, 1, 2, 2, 3, 4]
+    for whole, near in zip(*(runs[every][0] for every in (1, 4)), strict=True):
+        assert len(whole) == len(near)
+        for a, b in zip(whole, near, strict=True):
+            assert iou(a.box, b.box) > 0.85, (a.box, b.box)
+            # Boxes a few pixels apart crop slightly differently; alignment takes most of that out.
+            assert np.abs(a.probabilities - b.probabilities).max() < 0.1
+
+
 def test_no_display_support_falls_back_to_a_file(trained: dict, clip: dict, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture) -> None:

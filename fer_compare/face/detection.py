@@ -64,6 +64,47 @@ class HaarFaceDetector:
         ]
         return sorted(boxes, key=lambda b: -b.w * b.h)
 
+    def detect_near(self, gray: np.ndarray, box: Box, margin: float = 0.4, face_px: int = 40,
+                    size_range: tuple[float, float] = (0.7, 1.4)) -> Box | None:
+        """The face that was at `box` in the previous frame, searched only around it; None if it is gone.
+
+        The face keeps `box`'s size and gets the centre of what is found (a whole-frame `detect`
+        now and then updates the size).
+
+        The search region is the box grown by `margin` of its size on each side, resized so the
+        old face measures `face_px` (Haar's window is 24 px), and only faces of `size_range` times
+        the old size are tried. Haar's cost is mostly the windows on and near the face, so fewer
+        of them (fewer scales, fewer pixels per face) is what makes this cheaper than `detect`.
+        """
+        h, w = gray.shape[:2]
+        x0, y0 = max(0, int(box.x - margin * box.w)), max(0, int(box.y - margin * box.h))
+        x1, y1 = min(w, int(box.x + box.w * (1 + margin))), min(h, int(box.y + box.h * (1 + margin)))
+        scale = min(1.0, face_px / box.w)
+        region = gray[y0:y1, x0:x1]
+        size = (round(region.shape[1] * scale), round(region.shape[0] * scale))
+        if min(size) < 24:
+            return None
+        small = cv2.resize(region, size, interpolation=cv2.INTER_AREA) if scale < 1.0 else region
+        # Never smaller than `detect` would accept in this frame.
+        frame_scale = min(1.0, self.detect_width / w) if self.detect_width else 1.0
+        smallest = max(int(round(s * min(h, w) * frame_scale)) / frame_scale if s < 1 else s for s in self.min_size)
+        lo = max(24, int(round(max(size_range[0] * box.w, smallest) * scale)))
+        hi = int(round(size_range[1] * box.w * scale))
+        if lo > hi:
+            return None
+        found = self._cascade.detectMultiScale(small, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
+                                               minSize=(lo, lo), maxSize=(hi, hi))
+        if not len(found):
+            return None
+        x, y, bw, bh = max(found, key=lambda f: f[2] * f[3])
+        # Only the centre moves: at this coarse scale Haar's sizes come in steps of scale_factor and
+        # ~10 % large, so taking them would grow the box a little on every frame. A clear change of
+        # size (a face coming closer, a cut) is left to a whole-frame detection.
+        if not 0.9 <= bw / scale / box.w <= 1.3:
+            return None
+        cx, cy = x0 + (x + bw / 2) / scale, y0 + (y + bh / 2) / scale
+        return Box(int(round(cx - box.w / 2)), int(round(cy - box.h / 2)), box.w, box.h)
+
 
 def crop_face(gray: np.ndarray, box: Box, size: tuple[int, int]) -> np.ndarray:
     """Cut the box out (clipped to the image) and resize it to `size` = (width, height)."""
