@@ -85,9 +85,7 @@ class HaarFaceDetector:
         if min(size) < 24:
             return None
         small = cv2.resize(region, size, interpolation=cv2.INTER_AREA) if scale < 1.0 else region
-        # Never smaller than `detect` would accept in this frame.
-        frame_scale = min(1.0, self.detect_width / w) if self.detect_width else 1.0
-        smallest = max(int(round(s * min(h, w) * frame_scale)) / frame_scale if s < 1 else s for s in self.min_size)
+        smallest = max(s * min(h, w) if s < 1 else s for s in self.min_size)  # as `detect`, in frame pixels
         lo = max(24, int(round(max(size_range[0] * box.w, smallest) * scale)))
         hi = int(round(size_range[1] * box.w * scale))
         if lo > hi:
