@@ -6,7 +6,7 @@
 Each repeat runs in a fresh process with fresh output folders (under a temporary directory; the
 photos are read in place from ../shared/datasets/frl-london), so every stage really processes every
 photo and the worker pool starts from nothing, as for a user. Timed: each stage's run(config), end
-to end — including the spawn of the worker pool (shared by the stages since runner._pool; closed
+to end — including the spawn of the worker pool (shared by the stages since runner.worker_pool; closed
 and timed at the end, as the pipeline does), each worker's set-up (Haar, dlib's model), manifest and
 reject files and the gradient stage's montage. photos/s = 204 / that total. Also timed from outside:
 the whole child process (Python start-up + imports), and the same three stages through the CLI

@@ -12,7 +12,7 @@ from ..face.detection import Box, HaarFaceDetector, crop_face
 from ..files import ImageError, write_image
 from ..progress import say
 from ..records import Record, Reject
-from .runner import StageResult, prepare_output, run_stage
+from .runner import StageResult, prepare_output, run_stage, worker_pool
 
 
 class FaceCropper:
@@ -67,7 +67,10 @@ def ensure_demo_set(config: dict[str, Any]) -> None:
     if not ours:
         say(f"  building the synthetic demo set into {root} (public-domain faces posed by landmark warps)")
     # Safe to call on a finished set (returns at once); completes one a crash left half-built.
-    n = build_demo_set(root, seed=config["seed"], landmark_model=config["landmark_model"])
+    build = partial(build_demo_set, root, seed=config["seed"], landmark_model=config["landmark_model"])
+    # In a worker when there are workers: the build loads dlib, matplotlib and scikit-image, whose
+    # ~250 MB the training that follows in this process would otherwise carry.
+    n = worker_pool(config["workers"]).apply(build) if config["workers"] > 1 else build()
     say(f"  demo set: {n} synthetic images in {root}")
 
 

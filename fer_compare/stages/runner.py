@@ -43,7 +43,7 @@ def _work(task: tuple[str, Callable[[], Any], Record]) -> Record | Reject:
     return processor(record)
 
 
-def _pool(workers: int) -> Any:
+def worker_pool(workers: int) -> Any:
     """One pool of spawned workers for every stage of the invocation: start-up is paid once.
 
     Spawned, not forked: a forked child can deadlock on a lock that an OpenCV or TensorFlow
@@ -166,7 +166,7 @@ def run_stage(
             # in the same process must not reuse the first run's processor.
             key = f"{name}:{hashlib.sha1(pickle.dumps(factory)).hexdigest()}"
             tasks = [(key, factory, r) for r in todo]
-            results = _pool(workers).imap_unordered(_work, tasks, chunksize=4)
+            results = worker_pool(workers).imap_unordered(_work, tasks, chunksize=4)
             for result in progress(results, len(todo), name):
                 (kept if isinstance(result, Record) else rejects).append(result)
         else:
