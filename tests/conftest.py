@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -10,7 +9,6 @@ import pytest
 
 from fer_compare.tf_import import import_tensorflow
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import_tensorflow()  # the suite runs TensorFlow as the CLI does: without Keras
 
 ROOT = Path(__file__).resolve().parents[1]
