@@ -338,6 +338,11 @@ def _validate(config: dict[str, Any]) -> None:
         raise UserError(f"video_redetect_every: expected 1 (every frame) or more, got {config['video_redetect_every']}")
     if config["learning_rate"] <= 0:
         raise UserError("learning_rate: expected a positive number")
+    # Caught here, not when the align stage or the video stage first needs the file.
+    landmark_model = config["landmark_model"]
+    if landmark_model and not Path(landmark_model).is_file():
+        problem = "is not a file" if Path(landmark_model).exists() else "does not exist"
+        raise UserError(f"landmark_model: {landmark_model} {problem}")
 
 
 def model_config(config: dict[str, Any], name: str) -> dict[str, Any]:

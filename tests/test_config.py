@@ -52,6 +52,7 @@ def test_model_learning_rate_falls_back_to_the_thesis_key():
     ('{"split": {"method": "subjects"}}', "split.method"),
     ('{"train_source": "a"}', "train_source and test_source go together"),
     ('{"nn": {"cnn": {"dropout": 1.5}}}', "nn.cnn.dropout"),
+    ('{"landmark_model": "no/such/shape_predictor.dat"}', "landmark_model: no/such/shape_predictor.dat does not exist"),
 ])
 def test_mistakes_are_named_by_key(tmp_path, text, message):
     path = tmp_path / "p.json"

@@ -59,7 +59,6 @@ def alignment_error(points: np.ndarray, template: np.ndarray) -> float:
 
 def run(config: dict[str, Any]) -> StageResult:
     src, out = Path(config["formatted"]), Path(config["aligned"])
-    prepare_output(out, "aligned", [("formatted", src)])
     # Fail early with one line, before workers start; the workers load dlib's model themselves
     # (loading it here too would cost 0.5 s on the critical path).
     find_landmark_model(config["landmark_model"])
@@ -71,6 +70,7 @@ def run(config: dict[str, Any]) -> StageResult:
     except ImageError as e:
         raise UserError(f"align_template: {template_path} is not a usable image ({e})") from None
     records = read_manifest(src, "formatted")
+    prepare_output(out, "aligned", [("formatted", src)])  # only once the inputs are known good
     template = resolve_template(config["align_template"])
     return run_stage(
         "align", records, out, partial(FaceAlignerStep, config, out),

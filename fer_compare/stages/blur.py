@@ -34,8 +34,8 @@ class BlurStep:
 def run(config: dict[str, Any]) -> StageResult:
     source_key = config["blur_options"]["source"]
     src, out = Path(config[source_key]), Path(config["blurred"])
-    prepare_output(out, "blurred", [(source_key, src)])
     records = read_manifest(src, source_key)
+    prepare_output(out, "blurred", [(source_key, src)])  # only once the inputs are known good
     return run_stage(
         "blur", records, out, partial(BlurStep, config, out),
         outputs=lambda r: ([out / f"{r.key}.png"], [Path(r.path)]),

@@ -100,8 +100,8 @@ def read_sources(config: dict[str, Any]) -> tuple[list[Record], list[Reject], st
 def run(config: dict[str, Any]) -> StageResult:
     ensure_demo_set(config)
     out = Path(config["formatted"])
+    records, rejects, layout = read_sources(config)  # a missing source stops us before the output is made
     prepare_output(out, "formatted", [(key, root) for _, key, root in sources(config)])
-    records, rejects, layout = read_sources(config)
     cropper = partial(FaceCropper, config, out, layout == "fer2013")
     return run_stage(
         "format", records, out, cropper,

@@ -81,8 +81,8 @@ def run(config: dict[str, Any]) -> StageResult:
     from ..progress import say
 
     src, out = Path(config["aligned"]), Path(config["gradients"])
-    prepare_output(out, "gradients", [("aligned", src)])
     records = read_manifest(src, "aligned")
+    prepare_output(out, "gradients", [("aligned", src)])  # only once the inputs are known good
     result = run_stage(
         "gradient", records, out, partial(GradientStep, config, out),
         outputs=lambda r: ([out / f"{r.key}.png"], [Path(r.path), Path(r.path).with_suffix(".npz")]),

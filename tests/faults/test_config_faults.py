@@ -76,9 +76,26 @@ def test_a_path_that_does_not_exist(tmp_path: Path, raw: Path) -> None:
     run = run_cli(workspace(tmp_path, missing, format=True), tmp_path)
     assert error_line(run) == f"fer-compare: error: raw_source: {missing} does not exist"
     assert not missing.exists()
+    assert not (tmp_path / "formatted").exists()  # no empty output folder left behind
     config = tmp_path / "nowhere.json"
     run = run_cli(workspace(tmp_path, raw, format=True), tmp_path, config=config)
     assert error_line(run) == f"fer-compare: error: {config}: no such config file"
+    # The landmark model is checked before any stage starts, not when the align stage needs it.
+    model = tmp_path / "shape_predictor_68_face_landmarks.dat"
+    run = run_cli(workspace(tmp_path, raw, format=True) | {"landmark_model": str(model)}, tmp_path)
+    assert error_line(run) == f"fer-compare: error: landmark_model: {model} does not exist"
+    assert not (tmp_path / "formatted").exists()
+
+
+@case("config", "a stage before the stage it reads")
+def test_a_stage_before_the_stage_it_reads(tmp_path: Path, raw: Path) -> None:
+    """align, gradient and blur need their input stage's manifest; without it nothing is created."""
+    for stage, key, source in [("align", "aligned", "formatted"), ("gradient", "gradients", "aligned"),
+                               ("blur", "blurred", "gradients")]:
+        run = run_cli(workspace(tmp_path, raw, **{stage: True}), tmp_path)
+        assert error_line(run) == (f"fer-compare: error: {source}: {tmp_path / source} has no manifest.csv; "
+                                   "run the stage that writes it first")
+        assert not (tmp_path / key).exists(), stage
 
 
 @case("config", "an output folder inside an input folder")
