@@ -45,6 +45,31 @@ def faces():
     return public_domain_faces()
 
 
+@pytest.fixture(scope="session")
+def predictor():
+    """dlib's 68-point predictor from face_recognition_models."""
+    from fer_compare.face.landmarks import LandmarkPredictor
+
+    return LandmarkPredictor()
+
+
+@pytest.fixture(scope="session")
+def template(predictor):
+    """The repository's alignment template at the default 100x100 crop."""
+    from fer_compare.face.template import Template
+
+    return Template(ROOT / "templates" / "template.png", predictor, (100, 100))
+
+
+def face_crop(gray):
+    """The 100x100 crop of the one face Haar finds in a grayscale photo."""
+    from fer_compare.face.detection import HaarFaceDetector, crop_face
+
+    boxes = HaarFaceDetector().detect(gray)
+    assert len(boxes) == 1
+    return crop_face(gray, boxes[0], (100, 100))
+
+
 def stage_config(tmp: Path, raw: Path, **overrides) -> dict:
     """A resolved config whose outputs all live under tmp."""
     from fer_compare.config import load_config

@@ -25,11 +25,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     return out, build_demo_set(out)
 
 
-@pytest.fixture(scope="module")
-def predictor() -> LandmarkPredictor:
-    return LandmarkPredictor()
-
-
 def _read(out: Path, subject: str, emotion: str) -> np.ndarray:
     image = cv2.imread(str(out / emotion / f"{subject}_{emotion}.png"), cv2.IMREAD_UNCHANGED)
     assert image is not None

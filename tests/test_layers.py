@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fer_compare.nn.initializers import constant, truncated_normal, xavier_uniform
 from fer_compare.nn.layers import BatchNorm, Conv2DMaxPool, Dense, Dropout, RowBlockedDense
 
 rng = np.random.default_rng(0)
@@ -20,7 +19,6 @@ def test_dense_matches_numpy_and_creates_variables_once():
     layer(tf.constant(x))
     assert len(layer.variables) == 2
     assert layer.l2_loss().numpy() == np.float32((layer.w.numpy() ** 2).sum() / 2)
-
 
 
 def test_row_blocked_dense_is_dense_cut_into_rows():
@@ -46,7 +44,6 @@ def test_conv_then_pool_of_the_activated_output():
     act = np.pad(act, ((0, 0), (0, 1), (0, 1), (0, 0)), constant_values=-np.inf)  # SAME pooling: 7 -> 4
     pooled = act.reshape(2, 4, 2, 4, 2, 3).max(axis=(2, 4))
     np.testing.assert_allclose(layer(tf.constant(x)).numpy(), pooled, rtol=1e-4, atol=1e-5)
-
 
 
 def test_pooling_before_bias_and_relu_gives_the_same_gradients():
@@ -89,14 +86,3 @@ def test_batch_norm_training_and_inference_modes():
     inference = bn(tf.constant(x), training=False).numpy()
     want = (x - bn.moving_mean.numpy()) / np.sqrt(bn.moving_variance.numpy() + 1e-3)
     np.testing.assert_allclose(inference, want, rtol=1e-4, atol=1e-4)
-
-
-def test_initializers_follow_the_thesis():
-    w = truncated_normal(0.05)([200, 200], 3).numpy()
-    assert abs(w.std() - 0.05 * 0.88) < 0.003 and np.abs(w).max() <= 0.1 + 1e-6  # truncated at 2 sigma
-    assert (constant(0.05)([3]).numpy() == np.float32(0.05)).all()
-    x = xavier_uniform()([300, 100], 4).numpy()
-    limit = np.sqrt(6 / 400)
-    assert np.abs(x).max() <= limit and np.abs(x).max() > 0.95 * limit
-    b = xavier_uniform()([8], 5).numpy()
-    assert np.abs(b).max() <= np.sqrt(3 / 8)  # TF1: fan_in = fan_out = 8 for a 1-D shape
