@@ -124,6 +124,11 @@ HELP: dict[str, str] = {
     "nn.gradient_fnn.row_blocks": "store each hidden weight matrix as this many blocks of rows, updated one at "
                                   "a time (with layerwise_updates: less memory, faster); 1: whole matrices",
     "nn.cnn.dropout": "one rate, or [after flatten, after batch norm]; see docs/THESIS_NOTES.md",
+    "nn.cnn.filters": "one conv (nn.cnn.kernel_size) + ReLU + max-pool layer per entry, this many filters each",
+    "nn.cnn.hidden": "[FC 1 (before batch norm), FC 2]",
+    "nn.landmark_fnn.subnet": "each of the four subnets' layer sizes after its 42 inputs",
+    "nn.landmark_fnn.hidden": "[connected 1, connected 2] after the summed subnets",
+    "nn.gradient_fnn.hidden": "hidden layer sizes ([]: softmax regression on the masked Laplacian)",
     "split.method": "subject (no subject on both sides) or random (thesis reproduction)",
     "evaluation.folds": "subject-disjoint K-fold cross-validation in the test stage (1: off)",
     "evaluation.keep_fold_checkpoints": "keep each fold's checkpoints (gradient_fnn: ~2 GB a fold); "
@@ -307,6 +312,9 @@ def _validate(config: dict[str, Any]) -> None:
             raise UserError(f"models: unknown model {name!r}{hint}")
     if not config["models"]:
         raise UserError("models: name at least one of " + ", ".join(MODEL_NAMES))
+    for name in config["models"]:
+        if config["models"].count(name) > 1:
+            raise UserError(f"models: {name!r} is listed twice")
     split = config["split"]
     for key in ("validation_fraction", "test_fraction"):
         if not 0 <= split[key] < 1:
@@ -322,6 +330,7 @@ def _validate(config: dict[str, Any]) -> None:
         rates = m["dropout"] if isinstance(m["dropout"], list) else [m["dropout"]]
         if not all(isinstance(r, (int, float)) and 0 <= r < 1 for r in rates):
             raise UserError(f"nn.{name}.dropout: expected a rate in [0, 1), got {m['dropout']}")
+    _validate_architectures(config["nn"])
     if config["nn"]["gradient_fnn"]["row_blocks"] < 1:
         raise UserError("nn.gradient_fnn.row_blocks: expected 1 or more")
     if config["gradient_options"]["ksize"] not in (1, 3, 5, 7):
@@ -338,11 +347,53 @@ def _validate(config: dict[str, Any]) -> None:
         raise UserError(f"video_redetect_every: expected 1 (every frame) or more, got {config['video_redetect_every']}")
     if config["learning_rate"] <= 0:
         raise UserError("learning_rate: expected a positive number")
+    if min(config["image"]["size"]) < 8:  # smaller crops are refused when read back (files.read_gray)
+        raise UserError(f"image.size: expected at least 8 x 8 pixels, got {json.dumps(config['image']['size'])}")
+    stopping = config["stopping"]
+    if stopping["check_every"] < 1 or stopping["min_epochs"] < 0 or stopping["min_increase"] < 0:
+        raise UserError("stopping: check_every must be 1 or more, min_epochs and min_increase 0 or more")
+    for key in ("seed", "split.seed"):
+        value = config["split"]["seed"] if key == "split.seed" else config["seed"]
+        if value < 0:
+            raise UserError(f"{key}: expected 0 or a positive whole number, got {value}")
+    if config["augment"]["shift"] < 0:
+        raise UserError(f"augment.shift: expected 0 or more pixels, got {config['augment']['shift']}")
+    detection = config["detection"]
+    if detection["scale_factor"] <= 1 or detection["min_neighbors"] < 0 or detection["detect_width"] < 0:
+        raise UserError("detection: scale_factor must be above 1, min_neighbors and detect_width 0 or more")
+    name = config["run_name"]
+    if name in (".", "..") or "/" in name or "\\" in name:
+        raise UserError(f"run_name: expected a plain name without a path separator, got {name!r}")
     # Caught here, not when the align stage or the video stage first needs the file.
     landmark_model = config["landmark_model"]
     if landmark_model and not Path(landmark_model).is_file():
         problem = "is not a file" if Path(landmark_model).exists() else "does not exist"
         raise UserError(f"landmark_model: {landmark_model} {problem}")
+
+
+def _validate_architectures(nn: dict[str, Any]) -> None:
+    """Layer sizes the three models can be built with; a wrong one would fail deep inside TensorFlow."""
+    # key: (fewest, most (None: any), what is expected)
+    layers = {
+        "cnn.filters": (1, None, "one or more conv layer widths"),
+        "cnn.hidden": (2, 2, "two sizes: FC 1 (before batch norm) and FC 2"),
+        "landmark_fnn.subnet": (1, None, "one or more subnet layer sizes"),
+        "landmark_fnn.hidden": (2, 2, "two sizes: connected 1 and connected 2"),
+        "gradient_fnn.hidden": (0, None, "hidden layer sizes"),
+    }
+    for key, (fewest, most, expected) in layers.items():
+        model, leaf = key.split(".")
+        sizes = nn[model][leaf]
+        if not fewest <= len(sizes) <= (most or len(sizes)) or not all(isinstance(n, int) and n >= 1 for n in sizes):
+            raise UserError(f"nn.{key}: expected {expected}, as whole numbers, got {json.dumps(sizes)}")
+    if nn["cnn"]["kernel_size"] < 1:
+        raise UserError(f"nn.cnn.kernel_size: expected 1 or more, got {nn['cnn']['kernel_size']}")
+    momentum = nn["cnn"]["batch_norm_momentum"]
+    if not 0 <= momentum < 1:
+        raise UserError(f"nn.cnn.batch_norm_momentum: expected a factor in [0, 1), got {momentum}")
+    for name in MODEL_NAMES:
+        if nn[name]["l2"] < 0:
+            raise UserError(f"nn.{name}.l2: expected 0 or more, got {nn[name]['l2']}")
 
 
 def model_config(config: dict[str, Any], name: str) -> dict[str, Any]:

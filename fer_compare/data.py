@@ -102,12 +102,16 @@ def load_model_data(config: dict[str, Any], kind: str) -> ModelData:
     size = tuple(config["nn"]["input"])
     xs = []
     good = []
+    problems = []
     for r in kept:
         try:
             xs.append(load_features(r.path) if kind == "landmark_fnn" else network_image(read_gray(r.path), size))
             good.append(r)
         except (ImageError, OSError, KeyError) as e:
             say(f"  warning: {r.path}: skipped ({e})")
+            problems.append(f"{r.path}: {e}")
+    if not xs:
+        raise UserError(f"{key}: none of the {len(kept)} photos in {folder} could be read (first: {problems[0]})")
     x = np.stack(xs)
     return ModelData(
         kind=kind, x=x, y=np.array([index[r.emotion] for r in good], np.int32), keys=[r.key for r in good],

@@ -52,6 +52,18 @@ def test_model_learning_rate_falls_back_to_the_thesis_key():
     ('{"split": {"method": "subjects"}}', "split.method"),
     ('{"train_source": "a"}', "train_source and test_source go together"),
     ('{"nn": {"cnn": {"dropout": 1.5}}}', "nn.cnn.dropout"),
+    ('{"models": ["cnn", "cnn"]}', "models: 'cnn' is listed twice"),
+    ('{"nn": {"cnn": {"filters": []}}}', "nn.cnn.filters: expected one or more conv layer widths"),
+    ('{"nn": {"cnn": {"hidden": [128]}}}', "nn.cnn.hidden: expected two sizes"),
+    ('{"nn": {"landmark_fnn": {"hidden": [1024, 10.5]}}}', "nn.landmark_fnn.hidden: expected two sizes"),
+    ('{"nn": {"cnn": {"kernel_size": 0}}}', "nn.cnn.kernel_size: expected 1 or more"),
+    ('{"nn": {"cnn": {"batch_norm_momentum": 2}}}', "nn.cnn.batch_norm_momentum"),
+    ('{"nn": {"gradient_fnn": {"l2": -1}}}', "nn.gradient_fnn.l2: expected 0 or more"),
+    ('{"stopping": {"check_every": 0}}', "stopping: check_every must be 1 or more"),
+    ('{"split": {"seed": -1}}', "split.seed: expected 0 or a positive whole number"),
+    ('{"detection": {"scale_factor": 1.0}}', "detection: scale_factor must be above 1"),
+    ('{"run_name": "a/b"}', "run_name: expected a plain name"),
+    ('{"image": {"size": [5, 5]}}', "image.size: expected at least 8 x 8 pixels"),
     ('{"landmark_model": "no/such/shape_predictor.dat"}', "landmark_model: no/such/shape_predictor.dat does not exist"),
 ])
 def test_mistakes_are_named_by_key(tmp_path, text, message):
@@ -82,3 +94,8 @@ def test_input_settings_name_the_first_difference_and_ignore_older_models():
     blurred = input_settings(load_config(None, ["nn.gradient_fnn.source=blurred"]), "gradient_fnn")
     assert "blur_options" in blurred
     assert set(input_settings(load_config(None, []), "cnn")) == {"image.size"}
+
+
+def test_gradient_fnn_without_hidden_layers_is_allowed():
+    """No hidden layer makes a softmax regression over the masked Laplacian: a baseline, not a mistake."""
+    assert load_config(None, ["nn.gradient_fnn.hidden=[]"])["nn"]["gradient_fnn"]["hidden"] == []

@@ -87,6 +87,16 @@ def test_a_path_that_does_not_exist(tmp_path: Path, raw: Path) -> None:
     assert not (tmp_path / "formatted").exists()
 
 
+@case("config", "a layer size a model cannot be built with")
+def test_a_layer_size_a_model_cannot_be_built_with(tmp_path: Path, raw: Path) -> None:
+    """Refused by the config check, before TensorFlow would fail deep inside a layer."""
+    for key, value, expected in [("nn.cnn.hidden", [128], "two sizes: FC 1 (before batch norm) and FC 2"),
+                                 ("nn.cnn.filters", [], "one or more conv layer widths")]:
+        run = run_cli(workspace(tmp_path, raw, format=True, train=True) | {key: value}, tmp_path)
+        assert error_line(run) == f"fer-compare: error: {key}: expected {expected}, as whole numbers, got {value}"
+        assert not (tmp_path / "formatted").exists() and not (tmp_path / "runs").exists()
+
+
 @case("config", "a stage before the stage it reads")
 def test_a_stage_before_the_stage_it_reads(tmp_path: Path, raw: Path) -> None:
     """align, gradient and blur need their input stage's manifest; without it nothing is created."""
