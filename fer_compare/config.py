@@ -138,7 +138,8 @@ HELP: dict[str, str] = {
     "jit_compile": "compile the steps with XLA (off by default: slower for the CNN, no gain for landmark_fnn, "
                    "and for gradient_fnn it holds whole gradients; see BENCHMARKS.md)",
     "video_source": "camera index, video file or folder of images",
-    "video_model": "which model the video stage runs (empty: the last comparison's winner)",
+    "video_model": "which model the video stage runs (empty: the one export in model_to_load, else the last "
+                   "comparison's winner)",
     "video_output": "annotated video file (empty: a window if there is a display, else <run>/video.mp4)",
     "video_predictions": "CSV of one row per face per frame (empty: <run>/video_predictions.csv)",
     "video_smoothing": "exponential moving average of each face's probabilities across frames (0: off)",

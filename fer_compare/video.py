@@ -597,13 +597,33 @@ def latest_winner(runs_dir: Path) -> tuple[str, Path] | None:
     return winner, path
 
 
+def exported_kinds(folder: Path) -> list[str]:
+    """The kinds of model that model_to_load holds: one export, or a folder of exports (<folder>/<kind>)."""
+    from .checkpoints import DESCRIPTION
+
+    kinds = []
+    for export in (folder, *(folder / k for k in MODEL_NAMES)):
+        desc = export / DESCRIPTION
+        if (export / "saved_model.pb").is_file() and desc.is_file():
+            try:
+                kinds.append(json.loads(desc.read_text(encoding="utf-8"))["kind"])
+            except (OSError, ValueError, KeyError, TypeError):
+                raise UserError(f"model_to_load: {desc} is not a readable model description") from None
+    return kinds
+
+
 def choose_kind(config: dict[str, Any]) -> str:
-    """video_model, or the winner of the newest comparison under runs_dir."""
+    """video_model, else the one model model_to_load holds, else the winner of the newest comparison under runs_dir."""
     kind = config["video_model"]
     if kind:
         if kind not in MODEL_NAMES:
             raise UserError(f"video_model: {kind!r} is not one of {', '.join(MODEL_NAMES)}")
         return kind
+    if config["model_to_load"]:
+        kinds = exported_kinds(Path(config["model_to_load"]))
+        if len(kinds) == 1:
+            say(f"  model: {kinds[0]}, from model_to_load")
+            return kinds[0]
     found = latest_winner(Path(config["runs_dir"]))
     if found is None:
         raise UserError(f"video_model: not set, and no comparison.json under {config['runs_dir']} to take "

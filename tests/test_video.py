@@ -341,6 +341,22 @@ def test_errors_are_one_line(trained: dict, tmp_path: Path, capfd: pytest.Captur
     assert not [p for p in tmp_path.rglob("*") if "partial" in p.name]
 
 
+def test_model_to_load_is_the_default_model(trained: dict, tmp_path: Path) -> None:
+    """With video_model empty, one export in model_to_load is used; no comparison is needed."""
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "a.png"), canvas(photo(trained["london"], VIDEO_SUBJECTS[0])))
+    out = tmp_path / "predictions.csv"
+    assert cli(*video_sets(trained, video_source=str(frames), video_model="", runs_dir=str(tmp_path / "no-runs"),
+                           model_to_load=str(trained["models"] / "landmark_fnn"), video_predictions=str(out),
+                           video_output=str(tmp_path / "out.mp4"))) == 0
+    rows = read_csv(out)
+    assert len(rows) == 1 and {"raw_neutral", "raw_happy"} <= set(rows[0])
+    # A folder holding two exports names no single model: the newest comparison's winner decides.
+    assert cli(*video_sets(trained, video_source=str(frames), video_model="", runs_dir=str(tmp_path / "no-runs"),
+                           model_to_load=str(trained["models"]))) == 2
+
+
 def test_tracker_matches_by_overlap_and_smooths() -> None:
     a, b = Box(0, 0, 100, 100), Box(300, 0, 100, 100)
     assert iou(a, a) == 1.0 and iou(a, b) == 0.0 and iou(a, Box(50, 0, 100, 100)) == pytest.approx(1 / 3)
