@@ -30,6 +30,7 @@ from .files import is_image
 from .nn.sparse import SparseReluStack
 from .progress import say
 from .stages.align import MAX_ALIGNMENT_ERROR, alignment_error
+from .stages.runner import probe_write
 
 if TYPE_CHECKING:  # TensorFlow loads only when a model does
     from .checkpoints import LoadedModel
@@ -401,6 +402,8 @@ def open_source(value: int | str) -> FrameSource:
     if isinstance(value, str) and value.strip().isdigit() and not Path(value).exists():
         value = int(value)
     if isinstance(value, int):
+        if value < 0:  # OpenCV's capture crashes on some negative indices
+            raise UserError(f"video_source: camera index {value}; expected 0 or more")
         with _quiet_stderr():
             capture = cv2.VideoCapture(value)
         if not capture.isOpened():
@@ -577,6 +580,13 @@ def output_paths(config: dict[str, Any], run_dir: Path) -> tuple[Path, Path]:
             raise UserError(f"{key}: {path} already exists; choose another name or set overwrite: true")
         if path.is_dir():
             raise UserError(f"{key}: {path} is a folder; give a file name")
+        if path.parent.exists() and not path.parent.is_dir():
+            raise UserError(f"{key}: {path.parent} is a file, not a folder")
+        try:  # now, not after the first frames were processed
+            path.parent.mkdir(parents=True, exist_ok=True)
+            probe_write(path.parent)
+        except OSError as e:
+            raise UserError(f"{key}: cannot write to {path.parent} ({e.strerror})") from None
         paths.append(path)
     return paths[0], paths[1]
 

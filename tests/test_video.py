@@ -303,6 +303,16 @@ def test_errors_are_one_line(trained: dict, tmp_path: Path, capfd: pytest.Captur
     assert cli(*video_sets(trained, video_source=7, video_model="landmark_fnn", runs_dir=runs)) == 2
     assert "video_source: camera 7 cannot be opened (no camera?)" in _one_error_line(capfd)
 
+    assert cli(*video_sets(trained, video_source=-3, video_model="landmark_fnn", runs_dir=runs)) == 2
+    assert "video_source: camera index -3; expected 0 or more" in _one_error_line(capfd)
+
+    a_file = tmp_path / "a-file"
+    a_file.write_text("mine")
+    assert cli(*video_sets(trained, video_source=7, video_model="landmark_fnn", runs_dir=runs,
+                           video_output=str(a_file / "out.mp4"))) == 2
+    assert f"video_output: {a_file} is a file, not a folder" in _one_error_line(capfd)
+    assert a_file.read_text() == "mine"
+
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00\x00\x00\x18ftypmp42 not really a video" * 10)
     assert cli(*video_sets(trained, video_source=str(broken), video_model="landmark_fnn", runs_dir=runs)) == 2
