@@ -341,7 +341,7 @@ def _validate(config: dict[str, Any]) -> None:
     if bool(config["train_source"]) != bool(config["test_source"]):
         raise UserError("train_source and test_source go together: set both or neither")
     if not 0 <= config["video_smoothing"] < 1:
-        raise UserError(f"video_smoothing: expected a factor in [0, 1), got {config['video_smoothing']}")
+        raise UserError(f"video_smoothing: expected a factor in [0, 1) (0: off), got {config['video_smoothing']}")
     if config["video_detect_width"] < 0 or config["video_max_frames"] < 0:
         raise UserError("video_detect_width and video_max_frames: expected 0 (off) or more")
     if config["video_redetect_every"] < 1:
@@ -353,8 +353,7 @@ def _validate(config: dict[str, Any]) -> None:
     stopping = config["stopping"]
     if stopping["check_every"] < 1 or stopping["min_epochs"] < 0 or stopping["min_increase"] < 0:
         raise UserError("stopping: check_every must be 1 or more, min_epochs and min_increase 0 or more")
-    for key in ("seed", "split.seed"):
-        value = config["split"]["seed"] if key == "split.seed" else config["seed"]
+    for key, value in (("seed", config["seed"]), ("split.seed", config["split"]["seed"])):
         if value < 0:
             raise UserError(f"{key}: expected 0 or a positive whole number, got {value}")
     if config["augment"]["shift"] < 0:

@@ -686,12 +686,7 @@ def load_model(config: dict[str, Any], kind: str) -> LoadedModel:
 
 def run(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """The video stage: predictions on every face of every frame, an annotated video (or window) and a CSV."""
-    if not 0 <= config["video_smoothing"] < 1:
-        raise UserError(f"video_smoothing: expected a factor in [0, 1) (0: off), "
-                        f"got {config['video_smoothing']}")
-    if config["video_detect_width"] < 0:
-        raise UserError("video_detect_width: expected a width in pixels, or 0 for no downscaling")
-    kind = choose_kind(config)
+    kind = choose_kind(config)  # the settings themselves were checked with the config
     video_path, csv_path = output_paths(config, run_dir)
     source = open_source(config["video_source"])
     try:
