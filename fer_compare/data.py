@@ -76,8 +76,10 @@ def choose_classes(config: dict[str, Any], kind: str, records: list[Record]) -> 
     if wanted is None:
         classes = [e for e in EMOTIONS if e in present]
         if len(classes) < 2:
-            raise UserError(f"nn.{kind}.emotions: the data has photos of {classes} only; a classifier needs two "
-                            f"emotions or more")
+            kept = config["dataset"]["emotions"]
+            why = f" (dataset.emotions keeps only {kept})" if kept else ""
+            raise UserError(f"nn.{kind}.emotions: the data has photos of {classes} only{why}; a classifier needs "
+                            f"two emotions or more")
         return classes
     wanted = resolve_classes(wanted, f"nn.{kind}.emotions")
     empty = [e for e in wanted if e not in present]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import stage_config
 
-from fer_compare.data import load_model_data
+from fer_compare.data import choose_classes, load_model_data
 from fer_compare.errors import UserError
 from fer_compare.files import read_gray, write_image
 from fer_compare.records import Record, write_manifest
@@ -46,3 +46,11 @@ def test_a_folder_whose_images_cannot_be_read_is_one_clear_error(london: Path, t
         png.write_bytes(png.read_bytes()[:40])  # cut short, as by a full disk
     with pytest.raises(UserError, match=rf"^formatted: none of the 4 photos in {folder} could be read \(first: "):
         load_model_data(stage_config(tmp_path, tmp_path / "raw"), "cnn")
+
+
+def test_one_emotion_left_names_the_dataset_filter_that_left_it(tmp_path: Path) -> None:
+    config = stage_config(tmp_path, tmp_path / "raw", dataset__emotions=["joy"])  # "joy" is read as happy
+    records = [Record(key=f"happy/{n}", path="x.png", emotion="happy", subject=n) for n in ("001", "002")]
+    with pytest.raises(UserError, match=r"^nn\.cnn\.emotions: the data has photos of \['happy'\] only "
+                                        r"\(dataset\.emotions keeps only \['joy'\]\)"):
+        choose_classes(config, "cnn", records)
