@@ -67,6 +67,7 @@ DEFAULTS: dict[str, Any] = {
     "models": ["cnn", "landmark_fnn", "gradient_fnn"],
     "split": {"method": "subject", "validation_fraction": 0.2, "test_fraction": 0.2, "seed": 0},
     "stopping": {"check_every": 4, "min_increase": 0.03, "min_epochs": 0},
+    "checkpoint_seconds": 60,
     "evaluation": {"folds": 1, "winner_rule": "mean_accuracy", "keep_fold_checkpoints": False},
     "augment": {"enabled": False, "shift": 4, "flip": True},
     "loss": "cross_entropy",
@@ -130,6 +131,9 @@ HELP: dict[str, str] = {
     "nn.landmark_fnn.hidden": "[connected 1, connected 2] after the summed subnets",
     "nn.gradient_fnn.hidden": "hidden layer sizes ([]: softmax regression on the masked Laplacian)",
     "split.method": "subject (no subject on both sides) or random (thesis reproduction)",
+    "checkpoint_seconds": "save the whole training state (weights, Adam, epoch) once this many seconds passed since "
+                          "the last save, and after the last epoch and on Ctrl-C (0: after every epoch); the best "
+                          "validation weights are saved whenever they improve",
     "evaluation.folds": "subject-disjoint K-fold cross-validation in the test stage (1: off)",
     "evaluation.keep_fold_checkpoints": "keep each fold's checkpoints (gradient_fnn: ~2 GB a fold); "
                                         "summaries are always kept",
@@ -353,6 +357,8 @@ def _validate(config: dict[str, Any]) -> None:
     stopping = config["stopping"]
     if stopping["check_every"] < 1 or stopping["min_epochs"] < 0 or stopping["min_increase"] < 0:
         raise UserError("stopping: check_every must be 1 or more, min_epochs and min_increase 0 or more")
+    if config["checkpoint_seconds"] < 0:
+        raise UserError(f"checkpoint_seconds: expected 0 (every epoch) or more, got {config['checkpoint_seconds']}")
     for key, value in (("seed", config["seed"]), ("split.seed", config["split"]["seed"])):
         if value < 0:
             raise UserError(f"{key}: expected 0 or a positive whole number, got {value}")

@@ -58,6 +58,27 @@ class StoppingRule:
         return False
 
 
+class SaveSchedule:
+    """When to save the whole training state: once `every_seconds` have passed since the last save.
+
+    The gradient FNN's state (weights and Adam's two slots) is 1.4 GB, and saving it after every
+    epoch took three times as long as the epoch itself (benchmarks/BENCHMARKS.md). A crash now
+    loses at most `every_seconds` of training; Ctrl-C and the last epoch always save, and the best
+    validation weights are saved whenever they improve. 0 saves after every epoch.
+    """
+
+    def __init__(self, every_seconds: float, clock: Any = time.monotonic) -> None:
+        self.every_seconds = every_seconds
+        self.clock = clock
+        self.last = clock()
+
+    def due(self) -> bool:
+        return self.clock() - self.last >= self.every_seconds
+
+    def saved(self) -> None:
+        self.last = self.clock()
+
+
 def get_strategy(config: dict[str, Any]) -> tf.distribute.Strategy:
     """The default strategy, or MirroredStrategy over the visible GPUs (CPUs when there are none)."""
     gpus = tf.config.list_physical_devices("GPU")
@@ -263,6 +284,7 @@ class Trainer:
             self._log_start(writers)
         if self.manager.latest_checkpoint is None:
             save_checkpoint(self.manager)  # the initial weights: a "last good" state even if epoch 0 diverges
+        schedule = SaveSchedule(self.config["checkpoint_seconds"])
         try:
             for epoch, batches in self.training_epochs(train_idx, start_epoch, h["max_epochs"]):
                 e0 = time.perf_counter()
@@ -293,12 +315,16 @@ class Trainer:
                     self.best_loss.assign(val_loss)
                     save_checkpoint(self.best, checkpoint_number=epoch)
                     best_epoch, best_acc = epoch, val_acc
-                save_checkpoint(self.manager)
+                # The rule's memory is updated before the state is saved, so a resume checks as this run would.
+                stop = self.rule.should_stop(epoch, val_loss)
+                if stop or epoch == h["max_epochs"] - 1 or schedule.due():
+                    save_checkpoint(self.manager)
+                    schedule.saved()
                 if writers:
                     self._log_epoch(writers, row, epoch, final=False)
                 say(f"  {self.kind} epoch {epoch:3d}: train loss {train_loss:.4f}  validation loss {val_loss:.4f}"
                     f"  accuracy {val_acc:.3f}  ({row['seconds']:.1f} s)")
-                if self.rule.should_stop(epoch, val_loss):
+                if stop:
                     stopped = (f"validation loss rose by >= {self.rule.min_increase} since the check "
                                f"{self.rule.check_every} epochs earlier (epoch {epoch})")
                     break

@@ -17,7 +17,7 @@ from fer_compare.config import load_config
 from fer_compare.data import ModelData, to_network_input
 from fer_compare.errors import UserError
 from fer_compare.splits import make_split
-from fer_compare.training import StoppingRule, Trainer, TrainingDiverged
+from fer_compare.training import SaveSchedule, StoppingRule, Trainer, TrainingDiverged
 
 
 def learnable(kind: str = "landmark_fnn", n: int = 96, classes=("neutral", "happy", "sad"), seed: int = 0) -> ModelData:
@@ -60,6 +60,39 @@ def test_thesis_stopping_rule_on_scripted_losses(losses, stop_at):
     rule = StoppingRule(4, 0.03)
     stopped = next((e for e, loss in enumerate(losses) if rule.should_stop(e, loss)), None)
     assert stopped == stop_at
+
+
+def test_the_save_schedule_waits_its_seconds():
+    now = [100.0]
+    schedule = SaveSchedule(60, clock=lambda: now[0])
+    now[0] = 159.9
+    assert not schedule.due()
+    now[0] = 160.0
+    assert schedule.due()
+    schedule.saved()
+    now[0] = 200.0
+    assert not schedule.due()
+    assert SaveSchedule(0, clock=lambda: now[0]).due()  # 0: after every epoch
+
+
+@pytest.mark.parametrize("seconds, saves", [(0, 1 + 6), (3600, 1 + 1)])
+def test_the_training_state_is_saved_on_schedule_and_after_the_last_epoch(tmp_path, seconds, saves):
+    """Initial state, then every epoch (0) or only the last (an hour between saves); resume takes the last."""
+    t = trainer(tmp_path, learnable(), checkpoint_seconds=seconds)
+    t.fit()
+    assert t.manager.latest_checkpoint.endswith(f"ckpt-{saves}")  # the save counter numbers the saves
+    resumed = trainer(tmp_path, learnable(), "b", nn__landmark_fnn__max_epochs=8)
+    resumed.resume_from(tmp_path / "a" / "checkpoints", "model_to_load")
+    assert int(resumed.epoch.numpy()) == 5
+
+
+def test_a_checkpoint_at_a_check_epoch_holds_the_rules_memory_of_that_check(tmp_path):
+    """Saved after the rule looked at epoch 4, so a resume compares epoch 8 with epoch 4, as the first run would."""
+    t = trainer(tmp_path, learnable(), checkpoint_seconds=0, nn__landmark_fnn__max_epochs=5)
+    result = t.fit()
+    resumed = trainer(tmp_path, learnable(), "b", nn__landmark_fnn__max_epochs=8)
+    resumed.resume_from(tmp_path / "a" / "checkpoints", "model_to_load")
+    assert float(resumed.rule.previous.numpy()) == result.history[4]["validation_loss"]
 
 
 def test_steps_are_traced_once_and_serve_every_dataset(tmp_path):

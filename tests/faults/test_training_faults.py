@@ -117,7 +117,7 @@ def test_ctrl_c_mid_epoch_saves_a_checkpoint_and_exits_cleanly(photos: dict[str,
 def killed_and_resumed(photos: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """landmark_fnn for 6 epochs with seed 3: uninterrupted; and killed with SIGKILL in epoch 2, then resumed."""
     tmp = tmp_path_factory.mktemp("kill9")
-    sets = {"nn.landmark_fnn.max_epochs": 6}
+    sets = {"nn.landmark_fnn.max_epochs": 6, "checkpoint_seconds": 0}  # the whole state after every epoch
     whole = run_cli(train_sets(photos, tmp / "whole", "landmark_fnn", **sets), tmp)
     succeeded(whole)
     live = LiveCli(train_sets(photos, tmp / "part", "landmark_fnn", **sets), tmp)
