@@ -184,8 +184,9 @@ class StageRunner:
         self.predictor = FramePredictor(config, model)
         if forward is not None:
             self.predictor.forward = forward
-        # What the stage itself uses: the sparse forward for gradient_fnn, the signature otherwise.
-        self.forward_name = forward_name or ("sparse_forward" if self.predictor.forward != model.predict
+        # What the stage itself uses for one face: the sparse forward for gradient_fnn, NumPy for the others.
+        default = {"gradient_fnn": "sparse_forward"}.get(model.kind, "numpy_forward")
+        self.forward_name = forward_name or (default if self.predictor.forward != model.predict
                                              else "LoadedModel.predict")
         self.tracker = IouTracker(config["video_smoothing"])
         self.seconds: list[float] = []
@@ -357,9 +358,9 @@ def main() -> int:
         for kind in args.models:
             model = LoadedModel(paths[kind])
             runners.append(StageRunner(kind, model, config))
-            if kind == "gradient_fnn":  # the dense signature call the stage used before the sparse forward
-                runners.append(StageRunner("gradient_fnn, dense signature", model, config, model.predict,
-                                           "LoadedModel.predict"))
+            # the signature call the stage made before its one-face forward passes (sparse / NumPy)
+            runners.append(StageRunner(f"{kind}, {'dense ' if kind == 'gradient_fnn' else ''}signature", model,
+                                       config, model.predict, "LoadedModel.predict"))
             if kind == "gradient_fnn" and args.xla:
                 forward = xla_forward(model)
                 if forward is None:

@@ -186,6 +186,10 @@ class LoadedModel:
         """Class probabilities [N, classes] for network inputs."""
         return self._serve(inputs=tf.constant(inputs, tf.float32))["probabilities"].numpy()
 
+    def weights(self) -> dict[str, np.ndarray]:
+        """Every variable's value by its path inside the model ("conv1/w", "x_subnet/fc2/b")."""
+        return {v.name.split(":")[0].split("/", 1)[1]: v.numpy() for v in self._serve.variables}
+
     def dense_stack(self) -> list[tuple[list[tf.Variable], tf.Variable]] | None:
         """A gradient_fnn's (weight row blocks top to bottom, biases) per layer, input to output, else None.
 

@@ -27,6 +27,7 @@ from .face.gradient import masked_gradient
 from .face.landmarks import LandmarkPredictor
 from .face.template import Template
 from .files import is_image
+from .nn.numpy_forward import numpy_forward
 from .nn.sparse import SparseReluStack
 from .progress import say
 from .stages.align import MAX_ALIGNMENT_ERROR, alignment_error
@@ -109,7 +110,8 @@ class FramePredictor:
         self.detector = HaarFaceDetector(d["scale_factor"], d["min_neighbors"], tuple(d["min_size"]), width)
         self.model = model
         # An attribute, so benchmarks/video_latency.py can time other ways of running the same weights.
-        self.forward: Callable[[np.ndarray], np.ndarray] = sparse_forward(model) or model.predict
+        self.forward: Callable[[np.ndarray], np.ndarray] = (sparse_forward(model) or one_face_numpy_forward(model)
+                                                            or model.predict)
         self.kind = model.kind
         self.classes = list(model.classes)
         self.size = tuple(config["image"]["size"])
@@ -238,6 +240,22 @@ def sparse_forward(model: LoadedModel) -> Callable[[np.ndarray], np.ndarray] | N
         return sparse(x) if len(x) == 1 else model.predict(x)
 
     return forward if matches_signature(sparse, model) else None
+
+
+def one_face_numpy_forward(model: LoadedModel) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The CNN's or landmark FNN's probabilities for one face in NumPy (nn/numpy_forward.py), or None.
+
+    For one face the signature's call costs more than its math; several faces go through the
+    signature in one batch.
+    """
+    one = numpy_forward(model.kind, model.weights())
+    if one is None:
+        return None
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        return one(x) if len(x) == 1 else model.predict(x)
+
+    return forward if matches_signature(one, model) else None
 
 
 def to_gray(frame: np.ndarray) -> np.ndarray:

@@ -120,6 +120,9 @@ class Dropout(tf.Module):
         return tf.nn.experimental.stateless_dropout(x, rate=self.rate, seed=seed)
 
 
+BATCH_NORM_EPSILON = 1e-3  # tf.layers.batch_normalization's default, which the thesis used
+
+
 class BatchNorm(tf.Module):
     """Batch normalization over the batch axis: batch statistics while training, moving averages otherwise.
 
@@ -127,7 +130,8 @@ class BatchNorm(tf.Module):
     which the thesis used (without its training flag, which we pass).
     """
 
-    def __init__(self, size: int, momentum: float = 0.99, epsilon: float = 1e-3, name: str | None = None) -> None:
+    def __init__(self, size: int, momentum: float = 0.99, epsilon: float = BATCH_NORM_EPSILON,
+                 name: str | None = None) -> None:
         super().__init__(name=name)
         self.momentum = momentum
         self.epsilon = epsilon
