@@ -132,10 +132,14 @@ def median(values: list[float]) -> float:
     return float(statistics.median(values)) if values else float("nan")
 
 
-def run_child(args: list[str], env: dict[str, str] | None = None, timeout: float = 1800.0) -> dict[str, Any]:
+def run_child(args: list[str], env: dict[str, str | None] | None = None, timeout: float = 1800.0) -> dict[str, Any]:
     """Run `python <args>` in a fresh process; its last stdout line is a JSON object, returned."""
     full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
-    full_env.update(env or {})
+    for key, value in (env or {}).items():  # None: unset it in the child
+        if value is None:
+            full_env.pop(key, None)
+        else:
+            full_env[key] = value
     proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=full_env, timeout=timeout,
                           cwd=ROOT)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]

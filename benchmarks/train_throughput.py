@@ -18,8 +18,11 @@ and our process was not starved of its second core by the host (own CPU >= 75 % 
 (the median over all timed epochs is reported beside it). Each side runs in a fresh subprocess
 (memory is isolated; peak RSS from getrusage in that process).
 `--ablations` adds variants of ours (jit on/off, a float(loss) per step, a new dataset every epoch,
-thread settings, gradient_fnn's layer-wise updates flipped) and Keras with jit_compile=True (and, for
-the CNN, bfloat16 mixed precision on both sides), to explain the differences. The roofline column
+thread settings, gradient_fnn's layer-wise updates flipped, oneDNN left to TensorFlow's choice) and
+Keras with jit_compile=True and with oneDNN switched on (and, for the CNN on a CPU with AVX512_BF16,
+bfloat16 mixed precision on both sides), to explain the differences. oneDNN: ours switches it on
+(fer_compare/tf_import.py); default Keras runs with TensorFlow's choice for the CPU, which is off on
+an AVX2 CPU. The roofline column
 is training FLOPs per example (3 x forward multiply-adds x 2) x samples/s over the measured matmul
 peak (the matmul peak: a tf.matmul of two 4096x4096 float32 matrices, in its own subprocess
 before and after).
@@ -272,7 +275,14 @@ def child_keras(kind: str, n: int, batch: int, repeats: int, opts: dict[str, Any
 
 
 def child_matmul(reps: int = 7) -> dict[str, Any]:
-    """Median GFLOP/s of tf.matmul on two 4096x4096 float32 matrices (the CPU's practical matmul peak)."""
+    """Median GFLOP/s of tf.matmul on two 4096x4096 float32 matrices (the CPU's practical matmul peak).
+
+    TensorFlow is imported as ours imports it (oneDNN on): on an AVX2 CPU its Eigen matmul, built
+    without FMA, reaches about half of that.
+    """
+    from fer_compare.tf_import import import_tensorflow
+
+    import_tensorflow()
     import tensorflow as tf
 
     a = tf.random.normal([MATMUL_N, MATMUL_N], seed=1)
@@ -298,7 +308,11 @@ def spawn(spec: dict[str, Any]) -> dict[str, Any]:
     """One measurement in a fresh process; other users' CPU use is checked (and waited out) first."""
     busy = wait_for_idle_cores()
     load = load_1min()
-    out = run_child([str(Path(__file__).resolve()), "--child", json.dumps(spec)])
+    # oneDNN: ours switches it on (tf_import.py) unless told otherwise; Keras gets TensorFlow's own
+    # choice for this CPU (on where it has AVX-512 VNNI/BF16 or AMX, off on AVX2) unless told otherwise.
+    onednn = spec.get("opts", {}).get("onednn")
+    env = {"TF_ENABLE_ONEDNN_OPTS": None if onednn is None else str(int(onednn))}
+    out = run_child([str(Path(__file__).resolve()), "--child", json.dumps(spec)], env=env)
     out.update(spec=spec, busy_cores_before=busy, load_1min_before=round(load, 2),
                load_1min_after=round(load_1min(), 2))
     return out
@@ -324,6 +338,14 @@ def label(spec: dict[str, Any]) -> str:
     return spec["side"] + (f" [{', '.join(extra)}]" if extra else "")
 
 
+def cpu_has(flag: str) -> bool:
+    """Whether /proc/cpuinfo lists this CPU flag."""
+    try:
+        return f" {flag} " in Path("/proc/cpuinfo").read_text().replace("\n", " \n")
+    except OSError:
+        return False
+
+
 def ablation_specs(kind: str, default_jit: bool) -> list[dict[str, Any]]:
     """Variants that separate XLA, per-step sync, per-epoch dataset building and thread settings."""
     from fer_compare.config import DEFAULTS
@@ -332,11 +354,14 @@ def ablation_specs(kind: str, default_jit: bool) -> list[dict[str, Any]]:
              {"side": "ours", "opts": {"sync": "step"}},
              {"side": "ours", "opts": {"per_epoch_dataset": True}},
              {"side": "ours", "opts": {"intra": 2, "inter": 1}},
-             {"side": "keras", "opts": {"jit": True}}]
+             {"side": "keras", "opts": {"jit": True}},
+             # oneDNN's share of our speed: ours with TensorFlow's choice for this CPU, Keras with oneDNN on
+             {"side": "ours", "opts": {"onednn": False}},
+             {"side": "keras", "opts": {"onednn": True}}]
     if kind == "gradient_fnn" and "layerwise_updates" in DEFAULTS["nn"]["gradient_fnn"]:
         # the other way round from the default: one tape over all weights, or layer-by-layer updates
         specs.append({"side": "ours", "opts": {"layerwise": not DEFAULTS["nn"]["gradient_fnn"]["layerwise_updates"]}})
-    if kind == "cnn":  # the CPU has AVX512_BF16: what bfloat16 compute buys on both sides
+    if kind == "cnn" and cpu_has("avx512_bf16"):  # what bfloat16 compute buys on both sides (emulated without it)
         specs += [{"side": "ours", "opts": {"mixed_precision": True}},
                   {"side": "keras", "opts": {"mixed_precision": True}}]
     return specs
