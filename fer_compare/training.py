@@ -7,7 +7,7 @@ import itertools
 import json
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,7 +67,7 @@ class SaveSchedule:
     validation weights are saved whenever they improve. 0 saves after every epoch.
     """
 
-    def __init__(self, every_seconds: float, clock: Any = time.monotonic) -> None:
+    def __init__(self, every_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.every_seconds = every_seconds
         self.clock = clock
         self.last = clock()
