@@ -24,8 +24,8 @@ def import_tensorflow(page_out: bool = True) -> None:
     oneDNN's kernels are switched on for every x86 CPU (`TF_ENABLE_ONEDNN_OPTS=1`, unless the
     user set it). TensorFlow turns them on by itself only where the CPU has AVX-512 VNNI, BF16
     or AMX; on an AVX2 CPU it falls back to its Eigen kernels, which the wheel builds without
-    FMA. On the AVX2 EPYC this project was measured on, oneDNN trained the CNN 1.25x, the
-    landmark FNN 1.8x and the gradient FNN 1.2x faster (benchmarks/BENCHMARKS.md).
+    FMA. On the AVX2 EPYC this project was measured on, oneDNN trained the CNN 1.53x, the
+    landmark FNN 1.45x and the gradient FNN 1.11x faster (benchmarks/BENCHMARKS.md).
     """
     if "tensorflow" in sys.modules:
         return
