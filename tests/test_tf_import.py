@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -70,3 +71,19 @@ def test_tensorflow_start_up_pages_are_handed_back() -> None:
         file_mib[page_out] = int(mib)
     # 300-450 MiB of TensorFlow's libraries stay mapped after a plain import; most of it goes.
     assert file_mib["0"] > 200 and file_mib["1"] < file_mib["0"] / 2, file_mib
+
+
+ONEDNN_SCRIPT = ("from fer_compare.tf_import import import_tensorflow; import_tensorflow(); "
+                 "from tensorflow.python.util import _pywrap_util_port as port; print(port.IsMklEnabled())")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="TensorFlow's Linux wheels carry oneDNN")
+@pytest.mark.parametrize("setting, enabled", [(None, "True"), ("0", "False"), ("1", "True")])
+def test_onednn_is_on_unless_the_user_turned_it_off(setting: str | None, enabled: str) -> None:
+    """On whatever CPU: TensorFlow on its own leaves oneDNN off on CPUs without AVX-512 (this machine's)."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if setting is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = setting
+    done = subprocess.run([sys.executable, "-c", ONEDNN_SCRIPT], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == enabled
