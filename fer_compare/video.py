@@ -27,7 +27,7 @@ from .face.gradient import masked_gradient
 from .face.landmarks import LandmarkPredictor
 from .face.template import Template
 from .files import is_image
-from .nn.numpy_forward import numpy_forward
+from .nn.numpy_forward import NUMPY_KINDS, Forward, numpy_forward
 from .nn.sparse import SparseReluStack
 from .progress import say
 from .stages.align import MAX_ALIGNMENT_ERROR, alignment_error
@@ -235,11 +235,7 @@ def sparse_forward(model: LoadedModel) -> Callable[[np.ndarray], np.ndarray] | N
         return None
     # Views of the signature's own weights (Tensor.numpy() would copy 470 MB).
     sparse = SparseReluStack([([np.asarray(w.value()) for w in blocks], np.asarray(b.value())) for blocks, b in stack])
-
-    def forward(x: np.ndarray) -> np.ndarray:
-        return sparse(x) if len(x) == 1 else model.predict(x)
-
-    return forward if matches_signature(sparse, model) else None
+    return _for_one_face(sparse, model)
 
 
 def one_face_numpy_forward(model: LoadedModel) -> Callable[[np.ndarray], np.ndarray] | None:
@@ -248,14 +244,21 @@ def one_face_numpy_forward(model: LoadedModel) -> Callable[[np.ndarray], np.ndar
     For one face the signature's call costs more than its math; several faces go through the
     signature in one batch.
     """
+    if model.kind not in NUMPY_KINDS:
+        return None
     one = numpy_forward(model.kind, model.weights())
-    if one is None:
+    return None if one is None else _for_one_face(one, model)
+
+
+def _for_one_face(one: Forward, model: LoadedModel) -> Forward | None:
+    """`one` for a frame with one face, the signature for several; None if `one` disagrees with the signature."""
+    if not matches_signature(one, model):
         return None
 
     def forward(x: np.ndarray) -> np.ndarray:
         return one(x) if len(x) == 1 else model.predict(x)
 
-    return forward if matches_signature(one, model) else None
+    return forward
 
 
 def to_gray(frame: np.ndarray) -> np.ndarray:

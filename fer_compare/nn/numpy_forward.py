@@ -18,6 +18,7 @@ import numpy as np
 from .layers import BATCH_NORM_EPSILON
 
 Forward = Callable[[np.ndarray], np.ndarray]
+NUMPY_KINDS = ("cnn", "landmark_fnn")  # the models written here
 
 
 def numpy_forward(kind: str, weights: Mapping[str, np.ndarray]) -> Forward | None:
@@ -25,7 +26,7 @@ def numpy_forward(kind: str, weights: Mapping[str, np.ndarray]) -> Forward | Non
 
     `weights` maps a variable's path inside the model ("conv1/w", "x_subnet/fc2/b") to its value.
     """
-    builders = {"cnn": _cnn, "landmark_fnn": _landmark_fnn}
+    builders = {"cnn": _cnn, "landmark_fnn": _landmark_fnn}  # NUMPY_KINDS
     if kind not in builders:
         return None
     w = {k: np.asarray(v, np.float32) for k, v in weights.items()}
