@@ -18,7 +18,6 @@ import numpy as np
 from .layers import BATCH_NORM_EPSILON
 
 Forward = Callable[[np.ndarray], np.ndarray]
-NUMPY_KINDS = ("cnn", "landmark_fnn")  # the models written here
 
 
 def numpy_forward(kind: str, weights: Mapping[str, np.ndarray]) -> Forward | None:
@@ -26,12 +25,11 @@ def numpy_forward(kind: str, weights: Mapping[str, np.ndarray]) -> Forward | Non
 
     `weights` maps a variable's path inside the model ("conv1/w", "x_subnet/fc2/b") to its value.
     """
-    builders = {"cnn": _cnn, "landmark_fnn": _landmark_fnn}  # NUMPY_KINDS
-    if kind not in builders:
+    if kind not in _BUILDERS:
         return None
     w = {k: np.asarray(v, np.float32) for k, v in weights.items()}
     try:
-        one = builders[kind](w)
+        one = _BUILDERS[kind](w)
     except KeyError:  # a layout this module does not know
         return None
     if one is None:
@@ -120,3 +118,7 @@ def _landmark_fnn(w: Mapping[str, np.ndarray]) -> Callable[[np.ndarray], np.ndar
         return _dense(h, w, "output", relu=False)
 
     return one
+
+
+_BUILDERS = {"cnn": _cnn, "landmark_fnn": _landmark_fnn}
+NUMPY_KINDS = tuple(_BUILDERS)  # the models written here
