@@ -15,7 +15,7 @@ _MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "cnn": {
         "batch_size": 32, "max_epochs": 60, "learning_rate": None, "dropout": [0.0, 0.5],
         "l2": 1e-4, "filters": [32, 64, 128], "kernel_size": 3, "hidden": [128, 256],
-        "batch_norm_momentum": 0.9, "emotions": None, "jit_compile": False,
+        "batch_norm_momentum": 0.9, "emotions": None, "standardize": True, "jit_compile": False,
     },
     "landmark_fnn": {
         "batch_size": 32, "max_epochs": 200, "learning_rate": None, "dropout": 0.5,
@@ -26,7 +26,8 @@ _MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
         "batch_size": 32, "max_epochs": 60, "learning_rate": None, "dropout": 0.0,
         "l2": 0.0, "hidden": [12000, 4900],
         "emotions": ["neutral", "happy", "sad", "angry", "disgusted", "surprised"],
-        "source": "gradients", "jit_compile": False, "layerwise_updates": True, "row_blocks": 24,
+        "source": "gradients", "standardize": True, "jit_compile": False, "layerwise_updates": True,
+        "row_blocks": 24,
     },
 }
 
@@ -55,6 +56,8 @@ DEFAULTS: dict[str, Any] = {
     "nn": {"input": [70, 70], **copy.deepcopy(_MODEL_DEFAULTS)},
     "learning_rate": 1e-4,
     # --- our additions ---
+    "recipe": "generalising",
+    "subject_normalization": "none",
     "demo_set": True,
     "overwrite": False,
     "dataset": {"layout": "auto", "subject_pattern": "^([^_.]+)", "emotions": None},
@@ -68,7 +71,10 @@ DEFAULTS: dict[str, Any] = {
     "split": {"method": "subject", "validation_fraction": 0.2, "test_fraction": 0.2, "seed": 0},
     "stopping": {"check_every": 4, "min_increase": 0.03, "min_epochs": 0},
     "checkpoint_seconds": 60,
-    "evaluation": {"folds": 1, "winner_rule": "mean_accuracy", "keep_fold_checkpoints": False},
+    "evaluation": {"folds": 1, "repeats": 1, "winner_rule": "mean_accuracy", "keep_fold_checkpoints": False,
+                   "floors": True,
+                   "floor": {"l2": [10.0, 1.0, 0.1, 0.01, 0.001, 0.0001, 0.00001], "max_steps": 2000,
+                             "learning_rate": 0.01}},
     "augment": {"enabled": False, "shift": 4, "flip": True},
     "loss": "cross_entropy",
     "seed": 0,
@@ -84,9 +90,44 @@ DEFAULTS: dict[str, Any] = {
     "video_detect_width": 320,
     "video_redetect_every": 10,
     "video_max_frames": 0,
+    "video_baseline_warmup": 30,
 }
 
+# recipe "thesis": the thesis's training settings (with its code defects fixed, SPEC §2), over DEFAULTS.
+THESIS_RECIPE: dict[str, Any] = {
+    "learning_rate": 1e-4,
+    "nn": {
+        "cnn": {"learning_rate": None, "dropout": 0.5, "standardize": False, "max_epochs": 60, "l2": 1e-4},
+        "landmark_fnn": {"learning_rate": None, "standardize": False, "max_epochs": 200, "l2": 0.0},
+        "gradient_fnn": {"learning_rate": None, "standardize": False, "max_epochs": 60, "l2": 0.0, "dropout": 0.0},
+    },
+    "stopping": {"check_every": 4, "min_increase": 0.03, "min_epochs": 0},
+    "augment": {"enabled": False},
+}
+
+
+def recipe_defaults(recipe: Any) -> dict[str, Any]:
+    """DEFAULTS for a recipe name (an unknown name is left for validation to name)."""
+    base = copy.deepcopy(DEFAULTS)
+    if recipe == "thesis":
+        _deep_update(base, copy.deepcopy(THESIS_RECIPE))
+        base["recipe"] = "thesis"
+    return base
+
+
 HELP: dict[str, str] = {
+    "recipe": "generalising (our training defaults, chosen on validation subjects; docs/THESIS_NOTES.md) or "
+              "thesis (the thesis's exact settings)",
+    "subject_normalization": "none (the thesis), neutral (subtract the mean input of the person's other neutral "
+                             "photos) or mean (subtract the mean input of all the person's photos)",
+    "evaluation.repeats": "repeat the K-fold comparison with this many fold assignments (split.seed + r)",
+    "evaluation.floors": "also train a linear softmax regression on each network's own input (its floor)",
+    "evaluation.floor.l2": "the floors' L2 strengths, the one with the lowest validation loss is kept",
+    "evaluation.floor.max_steps": "full-batch Adam steps per L2 strength at most (stops earlier once converged)",
+    "video_baseline_warmup": "frames a live face is watched before predictions start, when the model was trained "
+                             "with subject_normalization",
+    "nn.cnn.standardize": "subtract the training photos' mean image and divide by their std (stored in the model)",
+    "nn.gradient_fnn.standardize": "standardise each input pixel with the training photos' mean and std",
     "train_source": "raw photos for training (with test_source: the thesis's fixed train/validation sets)",
     "test_source": "raw photos for testing; when empty the split below holds out subjects",
     "raw_source": "folder of raw photos the format stage reads (ignored when train/test sources are set)",
@@ -156,6 +197,8 @@ HELP: dict[str, str] = {
 MODEL_NAMES = ("cnn", "landmark_fnn", "gradient_fnn")
 _NULLABLE = {"learning_rate", "emotions"}
 _CHOICES = {
+    "recipe": {"generalising", "thesis"},
+    "subject_normalization": {"none", "neutral", "mean"},
     "dataset.layout": {"auto", "rafd", "ckplus", "jaffe", "fer2013", "folders"},
     "gradient_options.negative": {"abs", "clip"},
     "split.method": {"subject", "random"},
@@ -304,7 +347,7 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict[str,
     for text in overrides:
         keys, value = parse_override(text)
         _deep_update(user, _nest(keys, value))
-    config = _merge(DEFAULTS, user)
+    config = _merge(recipe_defaults(user.get("recipe")), user)
     _validate(config)
     return config
 
@@ -326,6 +369,14 @@ def _validate(config: dict[str, Any]) -> None:
             raise UserError(f"split.{key}: expected a fraction in [0, 1), got {split[key]}")
     if config["evaluation"]["folds"] < 1:
         raise UserError("evaluation.folds: expected 1 (off) or more")
+    evaluation = config["evaluation"]
+    if evaluation["repeats"] < 1:
+        raise UserError(f"evaluation.repeats: expected 1 or more, got {evaluation['repeats']}")
+    floor = evaluation["floor"]
+    if not floor["l2"] or floor["max_steps"] < 50 or not floor["learning_rate"] > 0:
+        raise UserError("evaluation.floor: l2 needs one strength or more, max_steps 50 or more, learning_rate > 0")
+    if config["video_baseline_warmup"] < 1:
+        raise UserError(f"video_baseline_warmup: expected 1 or more frames, got {config['video_baseline_warmup']}")
     if config["workers"] < 1:
         raise UserError("workers: expected 1 or more")
     for name in MODEL_NAMES:
@@ -419,6 +470,8 @@ def input_settings(config: dict[str, Any], kind: str) -> dict[str, Any]:
     and by the test stage when it loads `model_to_load`.
     """
     settings: dict[str, Any] = {"image.size": list(config["image"]["size"])}
+    if config["subject_normalization"] != "none":
+        settings["subject_normalization"] = config["subject_normalization"]
     if kind == "gradient_fnn":
         settings["gradient_options"] = dict(config["gradient_options"])
         if config["nn"]["gradient_fnn"]["source"] == "blurred":
@@ -428,6 +481,10 @@ def input_settings(config: dict[str, Any], kind: str) -> dict[str, Any]:
 
 def input_settings_mismatch(recorded: dict[str, Any] | None, current: dict[str, Any]) -> str | None:
     """'key: recorded vs current' for the first setting that differs, or None (nothing recorded: None)."""
+    if recorded is not None:
+        # Absent means "none" (and older exports made no such inputs): compared either way.
+        recorded = {"subject_normalization": "none", **recorded}
+        current = {"subject_normalization": "none", **current}
     for key, value in (recorded or {}).items():
         if key in current and current[key] != value:
             return f"{key} was {json.dumps(value)} in training, {json.dumps(current[key])} here"

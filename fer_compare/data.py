@@ -12,16 +12,43 @@ import numpy as np
 from .emotions import EMOTIONS, resolve_classes
 from .errors import UserError
 from .files import ImageError, read_gray
+from .kinds import kind as kind_of
 from .progress import say
-from .records import Record, read_manifest
+from .records import read_manifest
 
-# Which stage folder (config key) each model reads.
-SOURCES = {"cnn": "formatted", "landmark_fnn": "aligned", "gradient_fnn": "gradients"}
+
+@dataclass
+class PhotoSet:
+    """Every readable example of one stage folder, all emotions, with labels and subjects alongside.
+
+    x: uint8 images [N, H, W] (resized to nn.input) or float32 landmark features [N, 4, 42];
+    float32 images in 0..1 units after subject normalisation.
+    """
+
+    x: np.ndarray
+    emotions: np.ndarray
+    keys: list[str]
+    subjects: np.ndarray
+    parts: np.ndarray
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def select(self, keep: np.ndarray) -> PhotoSet:
+        """The examples where `keep` (a boolean mask) is true."""
+        return self.take(np.flatnonzero(keep))
+
+    def take(self, index: np.ndarray) -> PhotoSet:
+        """The examples at `index`, in that order."""
+        return PhotoSet(self.x[index], self.emotions[index], [self.keys[i] for i in index], self.subjects[index],
+                        self.parts[index], self.source)
 
 
 @dataclass
 class ModelData:
-    """One model's examples: x (uint8 images [N, H, W] or float32 features [N, 4, 42]) and labels."""
+    """One model's examples: x (uint8 images [N, H, W], float32 features [N, 4, 42], or float32 after
+    subject normalisation) and labels y indexing `classes`."""
 
     kind: str
     x: np.ndarray
@@ -31,20 +58,14 @@ class ModelData:
     parts: np.ndarray
     classes: list[str]
     source: str
-    not_in_classes: int = 0
 
     def __len__(self) -> int:
         return len(self.y)
 
-    def take(self, index: np.ndarray) -> ModelData:
-        return ModelData(self.kind, self.x[index], self.y[index], [self.keys[i] for i in index],
-                         self.subjects[index], self.parts[index], self.classes, self.source)
-
 
 def source_key(config: dict[str, Any], kind: str) -> str:
-    if kind == "gradient_fnn":
-        return config["nn"]["gradient_fnn"]["source"]
-    return SOURCES[kind]
+    """The config key of the stage folder a model kind reads."""
+    return kind_of(kind).source(config)
 
 
 def network_image(gray: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
@@ -55,13 +76,8 @@ def network_image(gray: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
 
 
 def to_network_input(kind: str, x: np.ndarray) -> np.ndarray:
-    """uint8 images / float features -> the float32 tensor the model takes (the pipeline's decode, in NumPy)."""
-    if kind == "landmark_fnn":
-        return x.astype(np.float32)
-    x = x.astype(np.float32) / 255.0
-    if kind == "cnn":
-        return x[..., None]
-    return x.reshape(len(x), -1)
+    """Stored examples -> the float32 tensor the model takes (the pipeline's decode, in NumPy)."""
+    return kind_of(kind).to_input(x)
 
 
 def load_features(image_path: str | Path) -> np.ndarray:
@@ -69,9 +85,9 @@ def load_features(image_path: str | Path) -> np.ndarray:
         return z["features"]
 
 
-def choose_classes(config: dict[str, Any], kind: str, records: list[Record]) -> list[str]:
+def choose_classes(config: dict[str, Any], kind: str, emotions: list[str] | np.ndarray) -> list[str]:
     """The model's classes: nn.<kind>.emotions (or every emotion present), minus those with no photos."""
-    present = {r.emotion for r in records}
+    present = set(map(str, emotions))
     wanted = config["nn"][kind]["emotions"]
     if wanted is None:
         classes = [e for e in EMOTIONS if e in present]
@@ -91,32 +107,44 @@ def choose_classes(config: dict[str, Any], kind: str, records: list[Record]) -> 
     return classes
 
 
-def load_model_data(config: dict[str, Any], kind: str) -> ModelData:
-    """Read the model's stage folder (manifest + files) into arrays."""
-    key = source_key(config, kind)
+def load_photos(config: dict[str, Any], key: str, features: bool) -> PhotoSet:
+    """Read a stage folder (manifest + files) into arrays: landmark features or network-sized images."""
     folder = Path(config[key])
     records = read_manifest(folder, key)
     if not records:
         raise UserError(f"{key}: {folder} has no photos left to train on")
-    classes = choose_classes(config, kind, records)
-    index = {c: i for i, c in enumerate(classes)}
-    kept = [r for r in records if r.emotion in index]
     size = tuple(config["nn"]["input"])
-    xs = []
-    good = []
-    problems = []
-    for r in kept:
+    xs, good, problems = [], [], []
+    for r in records:
         try:
-            xs.append(load_features(r.path) if kind == "landmark_fnn" else network_image(read_gray(r.path), size))
+            xs.append(load_features(r.path) if features else network_image(read_gray(r.path), size))
             good.append(r)
         except (ImageError, OSError, KeyError) as e:
             say(f"  warning: {r.path}: skipped ({e})")
             problems.append(f"{r.path}: {e}")
     if not xs:
-        raise UserError(f"{key}: none of the {len(kept)} photos in {folder} could be read (first: {problems[0]})")
-    x = np.stack(xs)
-    return ModelData(
-        kind=kind, x=x, y=np.array([index[r.emotion] for r in good], np.int32), keys=[r.key for r in good],
-        subjects=np.array([r.subject or r.key for r in good]), parts=np.array([r.part for r in good]),
-        classes=classes, source=str(folder), not_in_classes=len(records) - len(kept),
-    )
+        raise UserError(f"{key}: none of the {len(records)} photos in {folder} could be read (first: {problems[0]})")
+    return PhotoSet(np.stack(xs), np.array([r.emotion for r in good]), [r.key for r in good],
+                    np.array([r.subject or r.key for r in good]), np.array([r.part for r in good]), str(folder))
+
+
+def model_data(photos: PhotoSet, kind: str, classes: list[str]) -> ModelData:
+    """The photos of `classes`, labelled by their index in it."""
+    index = {c: i for i, c in enumerate(classes)}
+    mine = photos.select(np.isin(photos.emotions, classes))
+    return ModelData(kind=kind, x=mine.x, y=np.array([index[e] for e in mine.emotions], np.int32), keys=mine.keys,
+                     subjects=mine.subjects, parts=mine.parts, classes=list(classes), source=photos.source)
+
+
+def reads_features(kind: str) -> bool:
+    """Whether a kind reads the landmark features (not the images) of its stage folder."""
+    from .kinds import FEATURES
+
+    return kind_of(kind).layout == FEATURES or (kind_of(kind).floor_of is not None
+                                                 and kind_of(kind_of(kind).floor_of).layout == FEATURES)
+
+
+def load_model_data(config: dict[str, Any], kind: str) -> ModelData:
+    """Read one model's stage folder into arrays, keeping the photos of its classes."""
+    photos = load_photos(config, source_key(config, kind), reads_features(kind))
+    return model_data(photos, kind, choose_classes(config, kind, photos.emotions))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-import json
+import math
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -13,13 +13,17 @@ import numpy as np
 
 from .checkpoints import LoadedModel
 from .config import input_settings, input_settings_mismatch
-from .data import ModelData, load_model_data, to_network_input
+from .data import ModelData, to_network_input
 from .errors import UserError
-from .files import atomic_write_text
+from .floors import fit_floor
+from .kinds import floor_for
+from .kinds import kind as kind_of
 from .progress import say
+from .protocol import FoldPlan, Prepared, plan_folds, prepare
 from .records import read_manifest, read_rejects
-from .report import FoldResult, ModelEvaluation, write_report
-from .splits import Split, fold_of_subject, fold_split, make_split, warn_missing_classes
+from .report import write_report
+from .results import FoldResult, ModelEvaluation
+from .splits import Split, warn_missing_classes
 from .training import TrainResult, train_model
 
 STAGE_FOLDERS = (("format", "formatted"), ("align", "aligned"), ("gradient", "gradients"), ("blur", "blurred"))
@@ -40,28 +44,23 @@ def preprocessing_summary(config: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _split_for(config: dict[str, Any], data: ModelData) -> Split:
-    s = config["split"]
-    return make_split(data.subjects, data.parts, s["method"], s["validation_fraction"], s["test_fraction"], s["seed"])
-
-
 def _evaluation(kind: str, data: ModelData, folds: list[FoldResult], parameters: int) -> ModelEvaluation:
     per_class = Counter(data.classes[i] for i in data.y)
     subjects = {c: len(set(data.subjects[data.y == i])) for i, c in enumerate(data.classes)}
     return ModelEvaluation(kind=kind, classes=data.classes, folds=folds, source=data.source,
                            images_per_class={c: per_class.get(c, 0) for c in data.classes},
-                           subjects_per_class=subjects, n_subjects=len(set(data.subjects)), parameters=parameters)
+                           subjects_per_class=subjects, n_subjects=len(set(data.subjects)), parameters=parameters,
+                           floor_of=kind_of(kind).floor_of)
 
 
-def _fold_result(fold: int, data: ModelData, split: Split, probs: np.ndarray,
-                 trained: TrainResult | None) -> FoldResult:
+def _fold_result(plan: FoldPlan, data: ModelData, split: Split, probs: np.ndarray, history: list[dict[str, Any]],
+                 best_epoch: int, seconds: float) -> FoldResult:
     test = split.test
     return FoldResult(
-        fold=fold, y_true=data.y[test], y_pred=probs.argmax(1) if len(probs) else np.zeros(0, int),
+        fold=plan.index, y_true=data.y[test], y_pred=probs.argmax(1) if len(probs) else np.zeros(0, int),
         probabilities=probs, n_train=len(split.train), n_validation=len(split.validation), n_test=len(test),
-        test_subjects=sorted(set(map(str, data.subjects[test]))),
-        history=trained.history if trained else [], best_epoch=trained.best_epoch if trained else -1,
-        seconds=trained.seconds if trained else 0.0)
+        test_subjects=sorted(set(map(str, data.subjects[test]))), history=history, best_epoch=best_epoch,
+        seconds=seconds, keys=[data.keys[i] for i in test], repeat=plan.repeat)
 
 
 def _held_out(split: Split, kind: str) -> Split:
@@ -73,24 +72,51 @@ def _held_out(split: Split, kind: str) -> Split:
     raise UserError("split: nothing is held out for testing; set split.test_fraction above 0 or give test_source")
 
 
-def evaluate_single(config: dict[str, Any], kind: str, trained: TrainResult | None) -> ModelEvaluation:
-    """One model on the held-out part of the configured split (or test_source)."""
+def score_fold(config: dict[str, Any], kind: str, data: ModelData, plan: FoldPlan, folder: Path,
+               trained: TrainResult | None = None, single: bool = False) -> tuple[FoldResult, int]:
+    """Train `kind` on the plan's training photos (single split: take the train stage's model or
+    model_to_load) and score its test photos."""
+    split = _held_out(plan.split(data), kind)
+    warn_missing_classes(split, data.y, data.classes, kind)
+    if kind_of(kind).is_floor:
+        floor = fit_floor(kind, data, split, config["evaluation"]["floor"], int(config["seed"]), folder)
+        probs = floor.predict(data.x[split.test])
+        return _fold_result(plan, data, split, probs, floor.history, -1, floor.seconds), floor.parameters
     if trained is not None and trained.trainer is not None:
-        data, split = trained.trainer.data, _held_out(trained.trainer.split, kind)
         _, _, probs = trained.trainer.evaluate(split.test)
-        return _evaluation(kind, data, [_fold_result(0, data, split, probs, trained)], trained.parameters)
-    if not config["model_to_load"]:
-        raise UserError(f"test: {kind} was not trained in this run; switch train on or set model_to_load")
-    model = load_trained(config, kind)
-    data = load_model_data(config, kind)
-    if model.classes != data.classes:
-        raise UserError(f"model_to_load: the {kind} model knows {model.classes}, the data has {data.classes}")
-    mismatch = input_settings_mismatch(model.input_settings, input_settings(config, kind))
-    if mismatch:
-        raise UserError(f"model_to_load: the {kind} model's inputs were made otherwise: {mismatch}")
-    split = _held_out(_split_for(config, data), kind)
-    probs = model.predict(to_network_input(kind, data.x[split.test]))
-    return _evaluation(kind, data, [_fold_result(0, data, split, probs, None)], model.parameters)
+        return (_fold_result(plan, data, split, probs, trained.history, trained.best_epoch, trained.seconds),
+                trained.parameters)
+    if single:
+        if not config["model_to_load"]:
+            raise UserError(f"test: {kind} was not trained in this run; switch train on or set model_to_load")
+        model = load_trained(config, kind)
+        if model.classes != data.classes:
+            raise UserError(f"model_to_load: the {kind} model knows {model.classes}, the data has {data.classes}")
+        mismatch = input_settings_mismatch(model.input_settings, input_settings(config, kind))
+        if mismatch:
+            raise UserError(f"model_to_load: the {kind} model's inputs were made otherwise: {mismatch}")
+        probs = model.predict(to_network_input(kind, data.x[split.test]))
+        return _fold_result(plan, data, split, probs, [], -1, 0.0), model.parameters
+    result = train_model(kind, config, data, split, folder, summaries=True)
+    _, _, probs = result.trainer.evaluate(split.test)
+    fold = _fold_result(plan, data, split, probs, result.history, result.best_epoch, result.seconds)
+    result.trainer = None
+    del result
+    gc.collect()
+    if not config["evaluation"]["keep_fold_checkpoints"]:
+        # A fold's model is spent once its test fold is scored; 10 gradient_fnn folds would
+        # otherwise leave ~20 GB behind. Its TensorBoard summaries stay.
+        for spent in ("checkpoints", "best"):
+            shutil.rmtree(folder / spent, ignore_errors=True)
+    return fold, kind_parameters(config, kind, data)
+
+
+def kind_parameters(config: dict[str, Any], kind: str, data: ModelData) -> int:
+    """Trainable parameters of `kind` built for `data` (without training it)."""
+    from .config import model_config
+    from .nn.models import build_model, count_parameters
+
+    return count_parameters(build_model(kind, data.classes, model_config(config, kind), 0))
 
 
 def load_trained(config: dict[str, Any], kind: str) -> LoadedModel:
@@ -107,88 +133,84 @@ def load_trained(config: dict[str, Any], kind: str) -> LoadedModel:
     raise UserError(f"model_to_load: no {kind} SavedModel in {base} (export one with save: true)")
 
 
-def cross_validate(config: dict[str, Any], run_dir: Path, datasets: dict[str, ModelData]) -> dict[str, ModelEvaluation]:
-    """Subject-disjoint K-fold: the same folds (by subject) for every model, so the comparison is paired."""
-    k = config["evaluation"]["folds"]
-    all_subjects = sorted({str(s) for d in datasets.values() for s in d.subjects})
-    fold_map = fold_of_subject(all_subjects, k, config["split"]["seed"])
-    out = {}
-    for kind, data in datasets.items():
-        folds, params = [], 0
-        for fold in range(k):
-            split = fold_split(data.subjects, fold_map, fold, config["split"]["validation_fraction"],
-                               config["split"]["seed"])
-            if len(split.test) == 0:
-                continue
-            warn_missing_classes(split, data.y, data.classes, f"{kind} fold {fold}")
-            say(f"  {kind} fold {fold + 1}/{k}: train {len(split.train)}, validation {len(split.validation)}, "
-                f"test {len(split.test)} ({len(set(data.subjects[split.test]))} subjects)")
-            folder = run_dir / "cv" / kind / f"fold-{fold}"
-            result = train_model(kind, config, data, split, folder, summaries=True)
-            _, acc, probs = result.trainer.evaluate(split.test)
-            if not config["evaluation"]["keep_fold_checkpoints"]:
-                # A fold's model is spent once its test fold is scored; 10 gradient_fnn folds would
-                # otherwise leave ~20 GB behind. Its TensorBoard summaries stay.
-                for spent in ("checkpoints", "best"):
-                    shutil.rmtree(folder / spent, ignore_errors=True)
-            say(f"  {kind} fold {fold + 1}/{k}: test accuracy {acc:.3f}")
-            folds.append(_fold_result(fold, data, split, probs, result))
-            params = result.parameters
-            result.trainer = None
-            del result
-            gc.collect()
-        out[kind] = _evaluation(kind, data, folds, params)
-    return out
+def compare(config: dict[str, Any], run_dir: Path, prepared: Prepared, kinds: list[str],
+            trained: dict[str, TrainResult]) -> dict[str, ModelEvaluation]:
+    """Every kind on every fold of every repeat, folds assigned once for all (protocol.plan_folds)."""
+    k, repeats = config["evaluation"]["folds"], config["evaluation"]["repeats"]
+    plans = [plan for r in range(repeats) for plan in plan_folds(prepared, config, r)]
+    results: dict[str, list[FoldResult]] = {kind: [] for kind in kinds}
+    parameters: dict[str, int] = {}
+    for kind in kinds:
+        data = prepared.datasets[kind]
+        for plan in plans:
+            where = f"fold {plan.index + 1}/{k}" + (f", repeat {plan.repeat + 1}/{repeats}" if repeats > 1 else "")
+            folder = run_dir / ("cv" if k > 1 or repeats > 1 else "test") / kind / (
+                f"repeat-{plan.repeat}-fold-{plan.index}" if repeats > 1 else f"fold-{plan.index}")
+            single = k == 1 and repeats == 1
+            fold, parameters[kind] = score_fold(config, kind, data, plan, folder, trained.get(kind) if single
+                                                else None, single)
+            accuracy = float((fold.y_true == fold.y_pred).mean()) if len(fold.y_true) else math.nan
+            say(f"  {kind} {where}: train {fold.n_train}, validation {fold.n_validation}, test {fold.n_test} "
+                f"({len(fold.test_subjects)} subjects): test accuracy {accuracy:.3f}")
+            results[kind].append(fold)
+    return {kind: _evaluation(kind, prepared.datasets[kind], results[kind], parameters[kind]) for kind in kinds}
 
 
-def _subjects_of(e: ModelEvaluation) -> set[str]:
-    return {s for f in e.folds for s in f.test_subjects}
+def _protocol(config: dict[str, Any], prepared: Prepared, evaluations: dict[str, ModelEvaluation]) -> dict[str, Any]:
+    folds, repeats = config["evaluation"]["folds"], config["evaluation"]["repeats"]
+    s = config["split"]
+    sources = bool(config["train_source"])
+    if sources:
+        name = ("the thesis's fixed sets: trained on train_source, tested on test_source; as in the thesis the "
+                "test source also served as the validation set for early stopping (and the floors' L2), so the "
+                "test figures are optimistic")
+    elif folds > 1:
+        name = (f"subject-disjoint {folds}-fold cross-validation" + (f", repeated {repeats} times with other fold "
+                f"assignments" if repeats > 1 else "") + f"; validation subjects ({100 * s['validation_fraction']:.0f} "
+                f"% of each training side's subjects) for early stopping and the floors' L2, never test subjects")
+    elif s["method"] == "random":
+        name = "random hold-out (thesis reproduction: a subject can appear on both sides)"
+    else:
+        name = (f"subject-disjoint hold-out ({100 * s['test_fraction']:.0f} % of the subjects tested, "
+                f"{100 * s['validation_fraction']:.0f} % of the rest for validation)")
+    tested = sorted({subject for e in evaluations.values() for f in e.folds for subject in f.test_subjects})
+    photos, subjects = len(prepared.keys), len(set(map(str, prepared.subjects)))
+    left = "; ".join(f"{n} photos in {key} did not reach every model and were left out"
+                     for key, n in prepared.left_out.items() if n)
+    description = (f"{name}; {subjects} subjects, {photos} photos (the same photos and folds for every model), "
+                   f"{len(tested)} subjects tested; identity: {prepared.normalisation.describe()}"
+                   + (f"; {left}" if left else ""))
+    if (Path(config["raw_source"]) / ".fer_compare_demo").exists() and not sources:
+        description = ("SYNTHETIC demo set (posed by warping two public-domain faces; it shows the pipeline works, "
+                       "not how well real emotions are recognised): " + description)
+    montage = Path(config["gradients"]) / "montage.png"
+    return {
+        "method": "sources" if sources else ("subject" if folds > 1 else s["method"]), "folds": folds,
+        "repeats": repeats, "validation_fraction": s["validation_fraction"], "test_fraction": s["test_fraction"],
+        "seed": s["seed"], "subjects": subjects, "subjects_tested": len(tested), "photos": photos,
+        "subject_disjoint": not sources and (s["method"] == "subject" or folds > 1),
+        "subject_normalization": prepared.normalisation.mode,
+        "photos_without_reference": list(prepared.normalisation.without_reference),
+        "montage": str(montage) if montage.exists() else "", "description": description,
+    }
 
 
 def run(config: dict[str, Any], run_dir: Path, trained: dict[str, TrainResult] | None) -> dict[str, Any]:
     """The test stage; returns the comparison written to run_dir/comparison.json."""
     trained = trained or {}
-    folds = config["evaluation"]["folds"]
-    if folds > 1 and config["train_source"]:
+    folds, repeats = config["evaluation"]["folds"], config["evaluation"]["repeats"]
+    if (folds > 1 or repeats > 1) and config["train_source"]:
         raise UserError("evaluation.folds: cross-validation needs one dataset (raw_source), not train/test sources")
-    if folds > 1:
-        datasets = {kind: trained[kind].trainer.data if kind in trained and trained[kind].trainer
-                    else load_model_data(config, kind) for kind in config["models"]}
-        evaluations = cross_validate(config, run_dir, datasets)
-        protocol_name = f"subject-disjoint {folds}-fold cross-validation"
-        if config["split"]["method"] == "random":
-            protocol_name += " (folds by subject; split.method only affects the train stage)"
-    else:
-        evaluations = {kind: evaluate_single(config, kind, trained.get(kind)) for kind in config["models"]}
-        if config["train_source"]:
-            protocol_name = "the thesis's fixed sets: trained on train_source, tested on test_source"
-        elif config["split"]["method"] == "random":
-            protocol_name = "random hold-out (thesis reproduction: subjects may appear on both sides)"
-        else:
-            protocol_name = "subject-disjoint hold-out"
-    tested = sorted({str(s) for kind in evaluations for s in _subjects_of(evaluations[kind])})
-    n_subjects = max(e.n_subjects for e in evaluations.values())
-    photos = max(sum(e.images_per_class.values()) for e in evaluations.values())
-    montage = Path(config["gradients"]) / "montage.png"
-    s = config["split"]
-    protocol = {
-        "method": "sources" if config["train_source"] else s["method"], "folds": folds,
-        "validation_fraction": s["validation_fraction"], "test_fraction": s["test_fraction"], "seed": s["seed"],
-        "subjects": n_subjects, "subjects_tested": len(tested), "photos": photos,
-        "subject_disjoint": not config["train_source"] and (s["method"] == "subject" or folds > 1),
-        "montage": str(montage) if montage.exists() else "",
-        "description": f"{protocol_name}; {n_subjects} subjects, {photos} photos, {len(tested)} subjects tested; "
-                       f"validation photos for early stopping come from the training side, never the test side",
-    }
-    if (Path(config["raw_source"]) / ".fer_compare_demo").exists() and not config["train_source"]:
-        protocol["description"] = ("SYNTHETIC demo set (posed by warping two public-domain faces; it shows the "
-                                   "pipeline works, not how well real emotions are recognised): "
-                                   + protocol["description"])
-    comparison = write_report(run_dir, config, evaluations, preprocessing_summary(config), protocol)
-    exports = {kind: str(t.export) for kind, t in trained.items() if t.export is not None}
-    if exports:  # the video stage takes the winner's own export from here
-        comparison["exports"] = exports
-        atomic_write_text(run_dir / "comparison.json", json.dumps(comparison, indent=2, allow_nan=False) + "\n")
+    if repeats > 1 and folds < 2:
+        raise UserError("evaluation.repeats: repeats need evaluation.folds of 2 or more")
+    networks = list(config["models"])
+    kinds = networks + ([floor_for(k) for k in networks] if config["evaluation"]["floors"] else [])
+    prepared = prepare(config, kinds)
+    evaluations = compare(config, run_dir, prepared, kinds, trained)
+    comparison = write_report(run_dir, config, evaluations, preprocessing_summary(config),
+                              _protocol(config, prepared, evaluations), extra={
+                                  "exports": {kind: str(t.export) for kind, t in trained.items()
+                                              if t.export is not None}})
     for kind, e in evaluations.items():
         accs = [float((f.y_true == f.y_pred).mean()) for f in e.folds if len(f.y_true)]
         say(f"  {kind}: test accuracy {np.mean(accs):.3f}" + (f" ± {np.std(accs):.3f} over {len(accs)} folds"

@@ -7,6 +7,10 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from .face.features import MIRROR_COLUMNS
+from .kinds import FEATURES, FLAT, IMAGE
+from .kinds import kind as kind_of
+
 
 class InputPipeline:
     """Builds datasets that share one element spec, so one traced step serves all of them.
@@ -23,24 +27,39 @@ class InputPipeline:
     dataset and its iterator every epoch cost landmark_fnn about a third of its speed.
     """
 
-    def __init__(self, kind: str, batch_size: int, seed: int, augment: dict[str, Any] | None = None) -> None:
+    def __init__(self, kind: str, batch_size: int, seed: int, augment: dict[str, Any] | None = None,
+                 mirror_width: float = 0.0) -> None:
         self.kind = kind
+        # Landmark features are mirrored in an image this wide (0: features minus a reference).
+        self.mirror_width = float(mirror_width)
+        self.layout = kind_of(kind).layout
         self.batch_size = batch_size
         self.seed = seed
-        self.augment = augment if augment and augment.get("enabled") and kind != "landmark_fnn" else None
+        self.augment = augment if augment and augment.get("enabled") and kind_of(kind).augmentable else None
 
     def _decode(self, x: tf.Tensor) -> tf.Tensor:
-        if self.kind == "landmark_fnn":
+        """Stored examples to floats: uint8 images scaled to 0..1 ([H, W, 1]), float examples kept."""
+        if self.layout == FEATURES:
             return tf.cast(x, tf.float32)
-        x = tf.cast(x, tf.float32) / 255.0
-        return x[..., None]  # [H, W, 1]
+        x = tf.cast(x, tf.float32) / 255.0 if x.dtype == tf.uint8 else tf.cast(x, tf.float32)
+        return x[..., None]  # [H, W, 1]: augmentation works on images
 
     def _finish(self, x: tf.Tensor) -> tf.Tensor:
-        return tf.reshape(x, [-1]) if self.kind == "gradient_fnn" else x
+        return tf.reshape(x, [-1]) if self.layout == FLAT else x
 
     def _augmented(self, x: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-        """Random shift (pad by reflection, crop) and horizontal flip, from a stateless [2] seed."""
-        shift = int(self.augment["shift"])
+        """Random shift (pad by reflection, crop) and horizontal flip, from a stateless [2] seed; landmark
+        features are mirrored as the face they came from would be (face/features.mirrored_features)."""
+        if self.layout == FEATURES:
+            if not self.augment["flip"]:
+                return x
+            flip = tf.random.stateless_uniform([], seed=seed + 1) < 0.5
+            mirrored = tf.gather(x, MIRROR_COLUMNS, axis=-1)
+            offset = self.mirror_width - 1 if self.mirror_width else 0.0
+            mirrored = tf.concat([offset - mirrored[:1], mirrored[1:]], axis=0)
+            return tf.where(flip, mirrored, x)
+        # Shifts only for unaligned crops: an aligned face (the gradient FNN's input) is already in place.
+        shift = int(self.augment["shift"]) if self.layout == IMAGE else 0
         if shift > 0:
             h, w = x.shape[0], x.shape[1]
             padded = tf.pad(x, [[shift, shift], [shift, shift], [0, 0]], mode="REFLECT")
@@ -86,7 +105,7 @@ class InputPipeline:
         return epochs.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
 
     def _finish_batch(self, x: tf.Tensor) -> tf.Tensor:
-        return tf.reshape(x, [tf.shape(x)[0], -1]) if self.kind == "gradient_fnn" else x
+        return tf.reshape(x, [tf.shape(x)[0], -1]) if self.layout == FLAT else x
 
     def element_spec(self, x: np.ndarray) -> tuple[tf.TensorSpec, tf.TensorSpec]:
         return self.dataset(x[:1], np.zeros(1, np.int32)).element_spec

@@ -17,15 +17,17 @@ import tensorflow as tf
 
 from .checkpoints import check_compatible, export_saved_model, restore, save_checkpoint, write_description
 from .config import input_settings, model_config
-from .data import ModelData, load_model_data
+from .data import ModelData
 from .errors import UserError
 from .input import InputPipeline
+from .kinds import FEATURES
+from .kinds import kind as kind_of
 from .nn.adam import Adam
 from .nn.layerwise import layerwise_train_step
 from .nn.losses import LOSSES
-from .nn.models import EmotionModel, build_model, count_parameters
+from .nn.models import EmotionModel, GradientFNN, build_model, count_parameters
 from .progress import say
-from .splits import Split, make_split, warn_missing_classes
+from .splits import Split, warn_missing_classes
 
 
 class TrainingInterrupted(UserError):
@@ -138,14 +140,17 @@ class Trainer:
         self.loss_fn = LOSSES[config["loss"]]
         with self.strategy.scope():
             self.model: EmotionModel = build_model(kind, data.classes, self.hyper, self.seed)
-            if kind == "landmark_fnn" and self.hyper["standardize"] and len(split.train):
-                self.model.set_standardization(data.x[split.train])
+            if self.hyper.get("standardize") and len(split.train):
+                self.model.set_standardization(kind_of(kind).to_input(data.x[split.train]))
             self.optimizer = Adam(self.model.trainable_variables, self.hyper["learning_rate"])
             self.epoch = tf.Variable(-1, trainable=False, dtype=tf.int64, name="epoch")  # last finished epoch
             self.best_loss = tf.Variable(math.inf, trainable=False, dtype=tf.float64, name="best_validation_loss")
             s = config["stopping"]
             self.rule = StoppingRule(s["check_every"], s["min_increase"], s["min_epochs"])
-        self.pipeline = InputPipeline(kind, self.hyper["batch_size"], self.seed, config["augment"])
+        # Raw landmark features are mirrored inside the aligned image; references cancel its width.
+        width = 0.0 if data.x.dtype == np.float32 and config["subject_normalization"] != "none" else \
+            float(config["image"]["size"][0])
+        self.pipeline = InputPipeline(kind, self.hyper["batch_size"], self.seed, config["augment"], width)
         self.checkpoint_parts = dict(model=self.model, optimizer=self.optimizer, epoch=self.epoch,
                                      best_validation_loss=self.best_loss, previous_check_loss=self.rule.previous)
         self.checkpoint = tf.train.Checkpoint(**self.checkpoint_parts)
@@ -167,7 +172,7 @@ class Trainer:
         replicas = self.strategy.num_replicas_in_sync
         seed = self.seed
 
-        layerwise = (self.kind == "gradient_fnn" and self.hyper["layerwise_updates"] and replicas == 1
+        layerwise = (isinstance(model, GradientFNN) and self.hyper["layerwise_updates"] and replicas == 1
                      and dtype == tf.float32)
 
         def train_replica(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
@@ -428,10 +433,12 @@ def hparams_of(kind: str, hyper: dict[str, Any], config: dict[str, Any]) -> dict
 
 def _as_images(kind: str, x: np.ndarray, model: EmotionModel) -> np.ndarray:
     """Network inputs as [k, H, W, 1] images in 0..1 (landmark features standardised, as a 4x42 strip)."""
-    if kind == "landmark_fnn":
+    if kind_of(kind).layout == FEATURES:
         z = (x - model.feature_mean.numpy()) / model.feature_std.numpy()
         z = np.clip((z + 3) / 6, 0, 1)
         return np.repeat(np.repeat(z, 8, axis=1), 4, axis=2)[..., None].astype(np.float32)
+    if x.dtype != np.uint8:  # subject-normalised images: differences in -1..1
+        return np.clip((x.astype(np.float32) + 1) / 2, 0, 1)[..., None]
     return (x.astype(np.float32) / 255.0)[..., None]
 
 
@@ -488,16 +495,19 @@ def train_model(kind: str, config: dict[str, Any], data: ModelData, split: Split
 
 
 def run(config: dict[str, Any], run_dir: Path) -> dict[str, TrainResult]:
-    """The train stage: every model in `models` on its data, split as configured; export when `save`."""
+    """The train stage: every model in `models` on the shared photos, split once for all of them
+    (protocol.plan_folds); export when `save`."""
+    from .protocol import plan_folds, prepare
+
     check_exports_allowed(config)
     strategy = get_strategy(config)
     say(f"  devices: {describe_devices(strategy)}")
+    prepared = prepare(config, list(config["models"]))
+    plan = plan_folds(prepared, config)[0]
     results: dict[str, TrainResult] = {}
     for kind in config["models"]:
-        data = load_model_data(config, kind)
-        s = config["split"]
-        split = make_split(data.subjects, data.parts, s["method"], s["validation_fraction"], s["test_fraction"],
-                           s["seed"])
+        data = prepared.datasets[kind]
+        split = plan.split(data)
         warn_missing_classes(split, data.y, data.classes, kind)
         say(f"  {kind}: {len(data)} examples from {data.source}, classes {data.classes}; "
             f"train {len(split.train)} / validation {len(split.validation)} / test {len(split.test)} "

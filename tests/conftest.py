@@ -82,3 +82,15 @@ def stage_config(tmp: Path, raw: Path, **overrides) -> dict:
 
     sets += [f"{k.replace('__', '.')}={json.dumps(v)}" for k, v in overrides.items()]
     return load_config(None, sets)
+
+
+@pytest.fixture(scope="session")
+def london_stages(london_subset: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The London subset through format, align and gradient: a config whose stage folders hold it."""
+    from fer_compare.stages import align, format, gradient
+
+    tmp = tmp_path_factory.mktemp("london_stages")
+    config = stage_config(tmp, london_subset)
+    for stage in (format, align, gradient):
+        stage.run(config)
+    return config

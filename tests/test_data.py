@@ -53,4 +53,4 @@ def test_one_emotion_left_names_the_dataset_filter_that_left_it(tmp_path: Path) 
     records = [Record(key=f"happy/{n}", path="x.png", emotion="happy", subject=n) for n in ("001", "002")]
     with pytest.raises(UserError, match=r"^nn\.cnn\.emotions: the data has photos of \['happy'\] only "
                                         r"\(dataset\.emotions keeps only \['joy'\]\)"):
-        choose_classes(config, "cnn", records)
+        choose_classes(config, "cnn", [r.emotion for r in records])

@@ -242,11 +242,16 @@ def test_a_checkpoint_that_cannot_be_written_is_one_line(tmp_path):
 
 @pytest.mark.parametrize("keep", [False, True])
 def test_cross_validation_drops_spent_fold_checkpoints_unless_asked(tmp_path, keep):
-    from fer_compare.evaluation import cross_validate
+    from fer_compare.evaluation import compare
+    from fer_compare.normalization import Normalisation
+    from fer_compare.protocol import Prepared
 
     config = config_for(tmp_path, evaluation__folds=2, evaluation__keep_fold_checkpoints=str(keep).lower(),
                         nn__landmark_fnn__max_epochs=2, models='["landmark_fnn"]')
-    evaluations = cross_validate(config, tmp_path / "run", {"landmark_fnn": learnable()})
+    data = learnable()
+    prepared = Prepared({"landmark_fnn": data}, data.keys, data.subjects, data.parts,
+                        np.array(data.classes)[data.y], Normalisation("none"), {})
+    evaluations = compare(config, tmp_path / "run", prepared, ["landmark_fnn"], {})
     assert len(evaluations["landmark_fnn"].folds) == 2
     folds = sorted((tmp_path / "run" / "cv" / "landmark_fnn").iterdir())
     assert [f.name for f in folds] == ["fold-0", "fold-1"]
@@ -267,3 +272,22 @@ def test_releasing_the_training_state_frees_the_optimizer_and_keeps_evaluation(t
     t.release_training_state()
     assert all(slot() is None for slot in slots)
     np.testing.assert_array_equal(t.evaluate(t.split.validation)[2], before)
+
+
+@pytest.mark.parametrize("check_every, min_epochs", [(3, 0), (2, 7)])
+def test_fit_stops_when_the_rule_says_and_keeps_the_best_epochs_weights(tmp_path, check_every, min_epochs):
+    """A learning rate that overshoots makes the validation loss rise; the recorded history, replayed
+    through the rule, stops where fit stopped, and the model holds the best epoch's weights."""
+    data = learnable(n=60)
+    t = trainer(tmp_path, data, stopping__check_every=check_every, stopping__min_epochs=min_epochs,
+                stopping__min_increase=0.0, nn__landmark_fnn__max_epochs=40, learning_rate=0.05)
+    result = t.fit()
+    losses = [row["validation_loss"] for row in result.history]
+    rule = StoppingRule(check_every, 0.0, min_epochs)
+    expected = next((e for e, loss in enumerate(losses) if rule.should_stop(e, loss)), None)
+    assert expected is not None and len(losses) == expected + 1  # stopped early, exactly there
+    assert expected >= min_epochs and expected % check_every == 0
+    assert result.best_epoch == int(np.argmin(losses))
+    loss, _, _ = t.evaluate(t.split.validation)
+    assert loss == pytest.approx(result.best_validation_loss, rel=1e-5)
+    assert loss == pytest.approx(min(losses), rel=1e-5)

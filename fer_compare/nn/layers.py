@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from .initializers import Initializer, constant, ones_like_init, xavier_uniform, zeros
@@ -118,6 +119,37 @@ class Dropout(tf.Module):
             return tf.nn.dropout(x, rate=self.rate)
         seed = tf.cast(seed, tf.int64) + tf.constant([0, self.salt * 1_000_003], tf.int64)
         return tf.nn.experimental.stateless_dropout(x, rate=self.rate, seed=seed)
+
+
+class InputScaling(tf.Module):
+    """(x - mean) / std with statistics of the training inputs, stored in the model (not trained).
+
+    Starts as the identity (mean 0, std 1); `fit` sets it. A constant input (std 0) keeps std 1,
+    as scikit-learn's StandardScaler does. `per_feature_std=False` divides by one std over all
+    elements (for images, whose flat borders would otherwise be blown up).
+    """
+
+    def __init__(self, shape: list[int], per_feature_std: bool = True, name: str | None = "scaling") -> None:
+        super().__init__(name=name)
+        self.per_feature_std = per_feature_std
+        with self.name_scope:
+            self.feature_mean = tf.Variable(tf.zeros(shape), trainable=False, name="feature_mean")
+            self.feature_std = tf.Variable(tf.ones(shape), trainable=False, name="feature_std")
+
+    def fit(self, x: np.ndarray) -> None:
+        """Mean and std over the first axis of training inputs [N, *shape]."""
+        x = np.asarray(x, np.float64)
+        mean = x.mean(axis=0)
+        if self.per_feature_std:
+            std = x.std(axis=0)
+        else:
+            std = np.full(mean.shape, (x - mean).std())
+        std = np.where(std > 1e-8, std, 1.0)
+        self.feature_mean.assign(mean.astype(np.float32))
+        self.feature_std.assign(std.astype(np.float32))
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        return (x - tf.cast(self.feature_mean, x.dtype)) / tf.cast(self.feature_std, x.dtype)
 
 
 BATCH_NORM_EPSILON = 1e-3  # tf.layers.batch_normalization's default, which the thesis used

@@ -22,8 +22,8 @@ def layerwise_train_step(model: GradientFNN, optimizer: Adam, x: tf.Tensor, y: t
     kernel and released before the layer below gets its own. The input gradient of a layer is
     computed before its weights change (automatic control dependencies keep program order).
     """
-    inputs = [x]
-    h = x
+    h = model.scaling(x) if model.scaling is not None else x
+    inputs = [h]
     for layer in model.hidden:
         h = layer(h)
         inputs.append(h)
@@ -52,6 +52,8 @@ def layerwise_train_step(model: GradientFNN, optimizer: Adam, x: tf.Tensor, y: t
                     updates = [*updates, optimizer.update(w, dw, powers)]
         else:
             dw = tf.matmul(below, upstream, transpose_a=True)
+            if layer is model.out and model.l2:  # the output layer's weight decay (GradientFNN.regularization)
+                dw += model.l2 * layer.w
             if i > 0:
                 dbelow = tf.matmul(upstream, layer.w, transpose_b=True)  # with the weights before the update
             updates = [optimizer.update(layer.w, dw, powers), optimizer.update(layer.b, db, powers)]
@@ -61,4 +63,4 @@ def layerwise_train_step(model: GradientFNN, optimizer: Adam, x: tf.Tensor, y: t
             with tf.control_dependencies(updates):  # the next gradient only after this one is spent
                 upstream = tf.where(below > 0, dbelow * scale, tf.zeros_like(dbelow))
     optimizer.finish_step()
-    return loss
+    return loss + model.regularization()

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from .initializers import constant, truncated_normal, xavier_uniform, zeros
-from .layers import BatchNorm, Conv2DMaxPool, Dense, Dropout, RowBlockedDense
+from .layers import BatchNorm, Conv2DMaxPool, Dense, Dropout, InputScaling, RowBlockedDense
 
 
 class EmotionModel(tf.Module):
@@ -27,6 +27,12 @@ class EmotionModel(tf.Module):
     def regularization(self) -> tf.Tensor:
         return tf.constant(0.0)
 
+    def set_standardization(self, x: np.ndarray) -> None:
+        """Fit the input scaling (if the model has one) to training inputs, as the model takes them."""
+        scaling = getattr(self, "scaling", None)
+        if scaling is not None:
+            scaling.fit(x)
+
     def describe(self) -> dict[str, Any]:
         """What a checkpoint must match to be restored into this model."""
         return {
@@ -42,11 +48,14 @@ class GrayscaleCNN(EmotionModel):
 
     def __init__(self, classes: list[str], input_size: tuple[int, int] = (70, 70), filters: list[int] = (32, 64, 128),
                  kernel_size: int = 3, hidden: list[int] = (128, 256), dropout: float | list[float] = 0.5,
-                 l2: float = 1e-4, seed: int = 0, batch_norm_momentum: float = 0.9, name: str | None = "cnn") -> None:
+                 l2: float = 1e-4, seed: int = 0, batch_norm_momentum: float = 0.9, standardize: bool = False,
+                 name: str | None = "cnn") -> None:
         width, height = input_size
         super().__init__(classes, [height, width, 1], name=name)
         self.l2 = float(l2)
         with self.name_scope:
+            # Mean image and one std over all pixels: per-pixel stds would blow up the flat borders.
+            self.scaling = InputScaling([height, width, 1], per_feature_std=False) if standardize else None
             channels = [1, *filters]
             self.convs = [Conv2DMaxPool(channels[i], channels[i + 1], kernel_size, seed=seed + i, name=f"conv{i + 1}")
                           for i in range(len(filters))]
@@ -67,6 +76,8 @@ class GrayscaleCNN(EmotionModel):
                              name="output")
 
     def __call__(self, x: tf.Tensor, training: bool = False, seed: tf.Tensor | None = None) -> tf.Tensor:
+        if self.scaling is not None:
+            x = self.scaling(x)
         for conv in self.convs:
             x = conv(x)
         x = tf.reshape(x, [tf.shape(x)[0], -1])
@@ -107,9 +118,11 @@ class LandmarkFNN(EmotionModel):
     ROWS = ("x", "y", "length", "angle")
 
     def __init__(self, classes: list[str], subnet: list[int] = (42, 256, 256), hidden: list[int] = (1024, 1024),
-                 dropout: float = 0.5, points: int = 42, seed: int = 0, name: str | None = "landmark_fnn") -> None:
+                 dropout: float = 0.5, points: int = 42, seed: int = 0, l2: float = 0.0,
+                 name: str | None = "landmark_fnn") -> None:
         super().__init__(classes, [4, points], name=name)
         sizes = [points, *subnet]
+        self.l2 = float(l2)
         with self.name_scope:
             self.feature_mean = tf.Variable(tf.zeros([4, points]), trainable=False, name="feature_mean")
             self.feature_std = tf.Variable(tf.ones([4, points]), trainable=False, name="feature_std")
@@ -132,6 +145,12 @@ class LandmarkFNN(EmotionModel):
         h = self.dropout(self.fc1(summed), training, seed)
         return self.out(self.fc2(h))
 
+    def regularization(self) -> tf.Tensor:
+        if not self.l2:
+            return tf.constant(0.0)
+        layers = [*(layer for s in self.subnets for layer in s.layers), self.fc1, self.fc2, self.out]
+        return self.l2 * tf.add_n([layer.l2_loss() for layer in layers])
+
 
 class GradientFNN(EmotionModel):
     """4900 masked-Laplacian pixels -> FC 12000 ReLU -> FC 4900 ReLU -> logits; Xavier weights, zero biases."""
@@ -139,11 +158,14 @@ class GradientFNN(EmotionModel):
     kind = "gradient_fnn"
 
     def __init__(self, classes: list[str], input_size: tuple[int, int] = (70, 70), hidden: list[int] = (12000, 4900),
-                 dropout: float = 0.0, seed: int = 0, row_blocks: int = 1, name: str | None = "gradient_fnn") -> None:
+                 dropout: float = 0.0, seed: int = 0, row_blocks: int = 1, standardize: bool = False,
+                 l2: float = 0.0, name: str | None = "gradient_fnn") -> None:
         width, height = input_size
         super().__init__(classes, [height * width], name=name)
         sizes = [height * width, *hidden]
+        self.l2 = float(l2)
         with self.name_scope:
+            self.scaling = InputScaling([height * width]) if standardize else None
             # row_blocks > 1 stores each hidden weight matrix as row blocks (same function; see RowBlockedDense).
             self.hidden = [
                 RowBlockedDense(sizes[i], sizes[i + 1], min(row_blocks, sizes[i]), "relu", seed=seed + i,
@@ -154,22 +176,46 @@ class GradientFNN(EmotionModel):
             self.out = Dense(sizes[-1], len(classes), None, xavier_uniform(), zeros(), seed=seed + 9, name="output")
 
     def __call__(self, x: tf.Tensor, training: bool = False, seed: tf.Tensor | None = None) -> tf.Tensor:
+        if self.scaling is not None:
+            x = self.scaling(x)
         for layer in self.hidden:
             x = layer(x)
         return self.out(self.dropout(x, training, seed))
 
+    def regularization(self) -> tf.Tensor:
+        # Weight decay on the output layer only: the hidden layers' 117 M weights would need a
+        # gradient pass of their own, and the layer-wise step applies no regulariser to them.
+        return self.l2 * self.out.l2_loss() if self.l2 else tf.constant(0.0)
+
+
+class LinearSoftmax(EmotionModel):
+    """A linear floor: standardised input -> one Dense layer -> logits, L2 on the weights; zero-initialised.
+
+    Trained full-batch to convergence (fer_compare/floors.py); the L2 strength is chosen on the
+    validation subjects.
+    """
+
+    def __init__(self, classes: list[str], inputs: int, kind: str, l2: float = 0.0,
+                 name: str | None = "linear") -> None:
+        super().__init__(classes, [inputs], name=name)
+        self.kind = kind
+        self.l2 = tf.Variable(float(l2), trainable=False, name="l2")
+        with self.name_scope:
+            self.scaling = InputScaling([inputs])
+            self.out = Dense(inputs, len(classes), None, zeros(), zeros(), name="output")
+
+    def __call__(self, x: tf.Tensor, training: bool = False, seed: tf.Tensor | None = None) -> tf.Tensor:
+        return self.out(self.scaling(tf.reshape(x, [tf.shape(x)[0], -1])))
+
+    def regularization(self) -> tf.Tensor:
+        return self.l2 * self.out.l2_loss()
+
 
 def build_model(kind: str, classes: list[str], m: dict[str, Any], seed: int) -> EmotionModel:
-    """A model from its nn.<kind> config block (with `input` filled in)."""
-    size = tuple(m["input"])
-    if kind == "cnn":
-        return GrayscaleCNN(classes, size, m["filters"], m["kernel_size"], m["hidden"], m["dropout"], m["l2"], seed,
-                            m["batch_norm_momentum"])
-    if kind == "landmark_fnn":
-        return LandmarkFNN(classes, m["subnet"], m["hidden"], m["dropout"], seed=seed)
-    if kind == "gradient_fnn":
-        return GradientFNN(classes, size, m["hidden"], m["dropout"], seed, m["row_blocks"])
-    raise ValueError(f"unknown model kind {kind!r}")
+    """A model from its hyperparameters (with `input` filled in), through the registry of kinds."""
+    from ..kinds import kind as kind_of
+
+    return kind_of(kind).build(classes, m, seed)
 
 
 def count_parameters(model: tf.Module) -> int:
