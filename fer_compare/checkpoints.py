@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from .errors import UserError
 from .files import atomic_write_text
+from .kinds import KINDS
 from .nn.models import EmotionModel
 
 DESCRIPTION = "model.json"
@@ -196,7 +197,8 @@ class LoadedModel:
         The signature's own variables: no second copy of the weights. A plain layer has one block
         ("w"), a RowBlockedDense layer several ("w_0", "w_1", ...).
         """
-        if self.kind != "gradient_fnn":
+        spec = KINDS.get(self.kind)
+        if spec is None or not spec.dense_stack:
             return None
         layers: dict[str, dict[str, tf.Variable]] = {}
         for v in self._serve.variables:

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
+from .kinds import NETWORKS as MODEL_NAMES  # the networks `models` may name
+from .kinds import kind as kind_of
 
 # Each entry: default value and a one-line help. The thesis's keys come first, unchanged in meaning.
 _MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -194,7 +196,7 @@ HELP: dict[str, str] = {
     "video_max_frames": "stop after this many frames (0: until the source ends)",
 }
 
-MODEL_NAMES = ("cnn", "landmark_fnn", "gradient_fnn")
+
 _NULLABLE = {"learning_rate", "emotions"}
 _CHOICES = {
     "recipe": {"generalising", "thesis"},
@@ -472,9 +474,10 @@ def input_settings(config: dict[str, Any], kind: str) -> dict[str, Any]:
     settings: dict[str, Any] = {"image.size": list(config["image"]["size"])}
     if config["subject_normalization"] != "none":
         settings["subject_normalization"] = config["subject_normalization"]
-    if kind == "gradient_fnn":
+    source = kind_of(kind).source(config)
+    if source in ("gradients", "blurred"):
         settings["gradient_options"] = dict(config["gradient_options"])
-        if config["nn"]["gradient_fnn"]["source"] == "blurred":
+        if source == "blurred":
             settings["blur_options"] = dict(config["blur_options"])
     return settings
 

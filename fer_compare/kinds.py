@@ -33,6 +33,7 @@ class ModelKind:
     colour: str
     thesis: str = ""  # what the thesis published for it; quoted, never compared by code
     floor_of: str | None = None  # a floor: the network whose input it shares
+    dense_stack: bool = False  # hidden layers are plain dense layers (the video stage's sparse one-face pass)
 
     @property
     def is_floor(self) -> bool:
@@ -94,7 +95,8 @@ KINDS: dict[str, ModelKind] = {
         "accuracy <= 22 %, settled at 17 % (loss 7.378 at step 200); failed"),
     "gradient_fnn": ModelKind(
         "gradient_fnn", _gradient_source, FLAT, True, _build_gradient_fnn, "#2ca02c",
-        "val accuracy ~80 % average, 91.7 % at epoch 20 (loss 0.056), 6 classes; passed the live test"),
+        "val accuracy ~80 % average, 91.7 % at epoch 20 (loss 0.056), 6 classes; passed the live test",
+        dense_stack=True),
     "linear_crop": ModelKind(
         "linear_crop", lambda c: "formatted", FLAT, False, _floor_builder("linear_crop"), "#aec7e8",
         floor_of="cnn"),
