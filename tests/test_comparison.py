@@ -12,7 +12,8 @@ from conftest import ROOT
 
 TINY = ["nn.cnn.filters=[4,8,8]", "nn.cnn.hidden=[16,16]", "nn.cnn.max_epochs=4",
         "nn.landmark_fnn.subnet=[42,16,16]", "nn.landmark_fnn.hidden=[32,32]", "nn.landmark_fnn.max_epochs=6",
-        "nn.gradient_fnn.hidden=[64,32]", "nn.gradient_fnn.max_epochs=3", "nn.gradient_fnn.emotions=null"]
+        "nn.gradient_fnn.hidden=[64,32]", "nn.gradient_fnn.max_epochs=3", "nn.gradient_fnn.emotions=null",
+        "evaluation.floor.l2=[1.0,0.01]", "evaluation.floor.max_steps=500"]
 
 
 def run_comparison(config: dict, tmp: Path, *sets: str) -> tuple[dict, Path]:
@@ -62,10 +63,11 @@ def test_floors_and_pairs_appear_in_every_report_file(london_stages, tmp_path):
 
 @pytest.mark.slow
 def test_floors_can_be_switched_off_and_repeats_report_their_spread(london_stages, tmp_path):
-    comparison, _ = run_comparison(london_stages, tmp_path, "evaluation.folds=2", "evaluation.repeats=2",
+    comparison, run_dir = run_comparison(london_stages, tmp_path, "evaluation.folds=2", "evaluation.repeats=2",
                                    "evaluation.floors=false", 'models=["landmark_fnn","gradient_fnn"]')
     assert set(comparison["models"]) == {"landmark_fnn", "gradient_fnn"} and comparison["floors"] == {}
     (p,) = comparison["pairs"]
     assert p["folds"] == 4 and p["test"].startswith("corrected resampled t-test")
     assert len(comparison["models"]["landmark_fnn"]["repeat_accuracy_means"]) == 2
     assert comparison["protocol"]["repeats"] == 2
+    assert "mean accuracy of each repeat (std across repeats)" in (run_dir / "comparison.md").read_text()

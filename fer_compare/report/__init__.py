@@ -17,7 +17,7 @@ from ..statistics import PairedDifference
 from .figures import figure_png, plot_confusion_matrices, plot_learning_curves, plot_per_class_f1
 from .formatting import FILES, _finite, _jsonable
 from .summary import RULES, ModelSummary, _winner_from, choose_winner, summarise
-from .text import _results_table, pairs_table, render_markdown, resolve_protocol, training_options
+from .text import _results_table, pairs_table, render_markdown, repeat_means, resolve_protocol, training_options
 
 __all__ = ["THESIS_FIGURES", "FoldResult", "ModelEvaluation", "choose_winner", "summarise", "write_report"]
 
@@ -51,17 +51,8 @@ def _model_entry(ev: ModelEvaluation, s: ModelSummary) -> dict[str, Any]:
         "training_seconds": {"total": s.seconds, "mean_per_fold": s.seconds / len(ev.folds)},
         "fold_results": folds,
         "floor_of": ev.floor_of,
-        "repeat_accuracy_means": _repeat_means(ev),
+        "repeat_accuracy_means": repeat_means(ev),
     }
-
-
-def _repeat_means(ev: ModelEvaluation) -> list[float]:
-    """Mean test accuracy of each repeat of the K-fold (one value without repeats)."""
-    by_repeat: dict[int, list[float]] = {}
-    for f in ev.folds:
-        if len(f.y_true):
-            by_repeat.setdefault(f.repeat, []).append(float((f.y_true == f.y_pred).mean()))
-    return [float(np.mean(v)) for _, v in sorted(by_repeat.items())]
 
 
 def _pair_entry(p: Pair) -> dict[str, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
+
 from ..results import ModelEvaluation
 from .formatting import FILES, _duration, _finite, _first, _jsonable, _num, _pct, _pm, _pm_pct, _table
 from .summary import ModelSummary, _all_classes, summarise
@@ -97,6 +99,10 @@ def _results_table(evaluations: dict[str, ModelEvaluation], summaries: dict[str,
         pooled = [summaries[k].pooled for k in kinds]
         rows.append(["pooled accuracy / macro-F1",
                      *(f"{_pct(p.accuracy)} / {_num(p.macro_f1)}" for p in pooled)])
+    repeats = {k: repeat_means(evaluations[k]) for k in kinds}
+    if max(len(r) for r in repeats.values()) > 1:
+        rows.append(["mean accuracy of each repeat (std across repeats)",
+                     *(", ".join(_pct(a) for a in r) + f" ({100 * float(np.std(r)):.1f})" for r in repeats.values())])
     for c in classes:
         rows.append([f"F1 {c}", *(_num(summaries[k].per_class_f1[c][0], 2) if c in summaries[k].per_class_f1
                                   else "—" for k in kinds)])
@@ -110,6 +116,15 @@ def _results_table(evaluations: dict[str, ModelEvaluation], summaries: dict[str,
          *(", ".join(str(f.best_epoch) for f in evaluations[k].folds) for k in kinds)],
     ]
     return _table(["", *kinds], rows)
+
+
+def repeat_means(ev: ModelEvaluation) -> list[float]:
+    """Mean test accuracy of each repeat of the K-fold (one value without repeats)."""
+    by_repeat: dict[int, list[float]] = {}
+    for f in ev.folds:
+        if len(f.y_true):
+            by_repeat.setdefault(f.repeat, []).append(float((f.y_true == f.y_pred).mean()))
+    return [float(np.mean(v)) for _, v in sorted(by_repeat.items())]
 
 
 def _preprocessing_table(preprocessing: list[dict]) -> list[str]:
