@@ -191,6 +191,21 @@ class LoadedModel:
         """Every variable's value by its path inside the model ("conv1/w", "x_subnet/fc2/b")."""
         return {v.name.split(":")[0].split("/", 1)[1]: v.numpy() for v in self._serve.variables}
 
+    def _layers(self) -> dict[str, dict[str, tf.Variable]]:
+        """The signature's variables by layer name and leaf ("fc1" -> {"w": ..., "b": ...})."""
+        layers: dict[str, dict[str, tf.Variable]] = {}
+        for v in self._serve.variables:
+            *_, layer, leaf = v.name.split(":")[0].split("/")
+            layers.setdefault(layer, {})[leaf] = v
+        return layers
+
+    def input_scaling(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The (mean, std) a standardized model subtracts from and divides its inputs by, flat; else None."""
+        scaling = self._layers().get("scaling")
+        if scaling is None or set(scaling) != {"feature_mean", "feature_std"}:
+            return None
+        return (scaling["feature_mean"].numpy().ravel(), scaling["feature_std"].numpy().ravel())
+
     def dense_stack(self) -> list[tuple[list[tf.Variable], tf.Variable]] | None:
         """A gradient_fnn's (weight row blocks top to bottom, biases) per layer, input to output, else None.
 
@@ -200,10 +215,8 @@ class LoadedModel:
         spec = KINDS.get(self.kind)
         if spec is None or not spec.dense_stack:
             return None
-        layers: dict[str, dict[str, tf.Variable]] = {}
-        for v in self._serve.variables:
-            *_, layer, leaf = v.name.split(":")[0].split("/")
-            layers.setdefault(layer, {})[leaf] = v
+        layers = self._layers()
+        layers.pop("scaling", None)  # read by input_scaling()
         hidden = sorted((k for k in layers if k.startswith("fc") and k[2:].isdigit()), key=lambda k: int(k[2:]))
         if set(layers) != {*hidden, "output"}:
             return None

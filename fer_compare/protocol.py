@@ -46,10 +46,13 @@ class FoldPlan:
     validation: frozenset[str]
 
     def split(self, data: ModelData) -> Split:
-        """This fold's indices into one model's data."""
+        """This fold's indices into one model's data.
+
+        Validation may be the test photos themselves: the thesis's separate test source is both.
+        """
         keys = np.array(data.keys)
         test = np.isin(keys, list(self.test))
-        validation = np.isin(keys, list(self.validation)) & ~test
+        validation = np.isin(keys, list(self.validation))
         everything = np.arange(len(keys))
         return Split(everything[~test & ~validation], everything[validation], everything[test])
 

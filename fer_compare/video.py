@@ -234,7 +234,8 @@ def sparse_forward(model: LoadedModel) -> Callable[[np.ndarray], np.ndarray] | N
     if stack is None:
         return None
     # Views of the signature's own weights (Tensor.numpy() would copy 470 MB).
-    sparse = SparseReluStack([([np.asarray(w.value()) for w in blocks], np.asarray(b.value())) for blocks, b in stack])
+    sparse = SparseReluStack([([np.asarray(w.value()) for w in blocks], np.asarray(b.value())) for blocks, b in stack],
+                             scaling=model.input_scaling())
     return _for_one_face(sparse, model)
 
 

@@ -90,3 +90,16 @@ def test_a_mode_that_leaves_no_reference_says_so(london_stages):
     config = with_folds(london_stages, 3, subject_normalization="neutral")
     with pytest.raises(UserError, match=r"emotions: the data has photos of \['happy'\] only"):
         prepare(config, ["cnn"])
+
+
+def test_a_separate_test_source_is_also_the_validation_set(london_stages):
+    """The thesis's sources mode validates on its test source: those photos are both, and never train."""
+    from fer_compare.protocol import FoldPlan
+
+    config = with_folds(london_stages, 1)
+    prepared = prepare(config, ["landmark_fnn"])
+    data = prepared.datasets["landmark_fnn"]
+    held = frozenset(data.keys[:6])
+    split = FoldPlan(0, 0, held, held).split(data)
+    assert list(split.validation) == list(split.test) and len(split.test) == 6
+    assert not set(split.train) & set(split.test) and len(split.train) == len(data.keys) - 6

@@ -60,3 +60,15 @@ def test_a_nan_weight_shows_in_the_output(layers):
     assert np.isnan(stack(x)).all()
     x[0, 5], x[0, 6] = 0.0, 1.0  # the broken row is not picked: a finite answer
     assert np.isfinite(stack(x)).all()
+
+
+def test_input_standardization_is_folded_into_the_first_bias(layers):
+    """((x - m) / s) through the stack: the input keeps its zeros and the answer is the dense one's."""
+    rng = np.random.default_rng(4)
+    mean = rng.normal(0, 0.3, 900).astype(np.float32)
+    std = rng.uniform(0.5, 2.0, 900).astype(np.float32)
+    x = rng.random((3, 900), dtype=np.float32) * (rng.random((3, 900)) < 0.25)
+    blocked = [(np.array_split(layers[0][0], 4), layers[0][1])] + [([w], b) for w, b in layers[1:]]
+    stack = SparseReluStack(blocked, threads=2, scaling=(mean, std))
+    np.testing.assert_allclose(stack(x), dense_probabilities(layers, (x - mean) / std), atol=1e-5)
+    assert np.array_equal(np.flatnonzero(x[0] * stack.inverse_std), np.flatnonzero(x[0]))

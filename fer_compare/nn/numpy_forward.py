@@ -86,9 +86,10 @@ def _cnn(w: Mapping[str, np.ndarray]) -> Callable[[np.ndarray], np.ndarray] | No
     # batch norm in inference mode, folded into one scale and shift as tf.nn.batch_normalization computes it
     scale = w["batch_norm/gamma"] / np.sqrt(w["batch_norm/moving_variance"] + np.float32(BATCH_NORM_EPSILON))
     shift = w["batch_norm/beta"] - w["batch_norm/moving_mean"] * scale
+    mean, std = w.get("scaling/feature_mean"), w.get("scaling/feature_std")  # layers.InputScaling, if standardized
 
     def one(image: np.ndarray) -> np.ndarray:
-        x = image
+        x = image if mean is None else (image - mean) / std
         for name in convs:
             # pool, then bias and ReLU: layers.Conv2DMaxPool's order (the same function as the other way round)
             x = max_pool_2x2_same(conv_same(x, w[f"{name}/w"])) + w[f"{name}/b"]

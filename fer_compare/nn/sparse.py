@@ -21,16 +21,27 @@ class SparseReluStack:
     """relu(x W1 + b1) ... -> x Wn + bn -> softmax, for one input row at a time.
 
     Each layer is (weight blocks, bias): the blocks hold consecutive rows of W, top to bottom
-    (one block for a plain Dense layer, several for RowBlockedDense).
+    (one block for a plain Dense layer, several for RowBlockedDense). `scaling` is an input
+    standardization (mean, std) in front of the first layer: since ((x - m) / s) W + b equals
+    (x / s) W + (b - (m / s) W), the input keeps its zeros and the weights are not copied.
     """
 
-    def __init__(self, layers: Sequence[tuple[Sequence[np.ndarray], np.ndarray]], threads: int | None = None) -> None:
+    def __init__(self, layers: Sequence[tuple[Sequence[np.ndarray], np.ndarray]], threads: int | None = None,
+                 scaling: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         self.layers = []
         for blocks, b in layers:
             blocks = [np.ascontiguousarray(w, np.float32) for w in blocks]
             starts = np.cumsum([0] + [len(w) for w in blocks])
             typed = numba.typed.List(blocks)  # views of the same weights, no copy
             self.layers.append((typed, starts, blocks[0].shape[1], np.asarray(b, np.float32)))
+        self.inverse_std = None
+        if scaling is not None:
+            mean, std = (np.asarray(a, np.float32).ravel() for a in scaling)
+            typed, starts, width, b = self.layers[0]
+            shifted = mean / std
+            correction = sum(shifted[lo:hi] @ w for w, lo, hi in zip(typed, starts[:-1], starts[1:], strict=True))
+            self.layers[0] = (typed, starts, width, (b - correction).astype(np.float32))
+            self.inverse_std = (1.0 / std).astype(np.float32)
         self.threads = threads or max(1, min(4, len(os.sched_getaffinity(0)), numba.config.NUMBA_NUM_THREADS))
 
     def _rows_times(self, v: np.ndarray, blocks: numba.typed.List, starts: np.ndarray, width: int) -> np.ndarray:
@@ -45,6 +56,8 @@ class SparseReluStack:
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Logits [classes] for one flat input [inputs]."""
         v = np.asarray(x, np.float32).ravel()
+        if self.inverse_std is not None:
+            v = v * self.inverse_std
         for i, (blocks, starts, width, b) in enumerate(self.layers):
             v = self._rows_times(v, blocks, starts, width) + b
             if i < len(self.layers) - 1:

@@ -156,7 +156,8 @@ def test_kill_9_then_resume_gives_the_same_final_metrics(killed_and_resumed: dic
     """Best epoch, best validation loss and its accuracy: the same as the uninterrupted run's."""
     _, epoch_a, loss_a, acc_a = final_line(killed_and_resumed["whole"].stdout, "landmark_fnn")
     _, epoch_b, loss_b, acc_b = final_line(killed_and_resumed["resumed"].stdout, "landmark_fnn")
-    assert epoch_a == 0  # the swapped validation labels make epoch 0 the best (module docstring)
+    # the swapped validation labels make epoch 0 the best (module docstring)
+    assert epoch_a == 0, killed_and_resumed["whole"].stdout
     assert (epoch_b, loss_b) == (epoch_a, pytest.approx(loss_a, abs=LOSS_TOLERANCE))
     assert acc_b == pytest.approx(acc_a, abs=ACCURACY_TOLERANCE)
 
