@@ -18,20 +18,14 @@ import cv2
 import numpy as np
 
 from .config import MODEL_NAMES, input_settings, input_settings_mismatch
-from .data import network_image, to_network_input
+from .data import to_network_input
 from .errors import UserError
-from .face.alignment import FaceAligner
-from .face.detection import Box, HaarFaceDetector, crop_face
-from .face.features import landmark_features
-from .face.gradient import masked_gradient
-from .face.landmarks import LandmarkPredictor
-from .face.template import Template
-from .files import is_image
+from .face.chain import FaceChain
+from .face.detection import Box, HaarFaceDetector
+from .files import is_image, probe_write
 from .nn.numpy_forward import NUMPY_KINDS, Forward, numpy_forward
 from .nn.sparse import SparseReluStack
 from .progress import say
-from .stages.align import MAX_ALIGNMENT_ERROR, alignment_error
-from .stages.runner import probe_write
 
 if TYPE_CHECKING:  # TensorFlow loads only when a model does
     from .checkpoints import LoadedModel
@@ -114,16 +108,10 @@ class FramePredictor:
                                                             or model.predict)
         self.kind = model.kind
         self.classes = list(model.classes)
-        self.size = tuple(config["image"]["size"])
-        self.input_size = tuple(config["nn"]["input"])
-        self.ksize = config["gradient_options"]["ksize"]
-        self.negative = config["gradient_options"]["negative"]
         # The model records the folder it was trained on; a blurred source means blur here too.
         hyper = model.description.get("hyperparameters", {})
-        self.source = None
-        if self.kind == "gradient_fnn":
-            self.source = hyper.get("source", config["nn"]["gradient_fnn"]["source"])
-        self.blur = config["blur_options"]
+        source = hyper.get("source") if self.kind == "gradient_fnn" else None
+        self.chain = FaceChain.from_config(config, gradient_fnn_source=source)
         self.times = StepTimes()
         self.rejected: list[Box] = []  # the last frame's detections whose landmarks do not fit a face
         self.tracked: list[Box] = []  # the last frame's faces that went through the model
@@ -132,11 +120,7 @@ class FramePredictor:
         self.full_detections = 0
         self.rejected_total = 0
         if self.kind != "cnn":
-            self.landmarks = LandmarkPredictor(config["landmark_model"])
-            self.template = Template(config["align_template"], self.landmarks, self.size)
-            self.aligner = FaceAligner(self.template.landmarks, self.size)
-            lm = self.template.landmarks
-            self.iod = float(np.linalg.norm(lm[36:42].mean(0) - lm[42:48].mean(0)))
+            self.chain.load_alignment()  # now: a missing template or dlib model stops us before the first frame
 
     def predict(self, frame_bgr: np.ndarray) -> list[FacePrediction]:
         """Each face the align stage would keep, with its probabilities (largest face first)."""
@@ -144,12 +128,12 @@ class FramePredictor:
         t0 = time.perf_counter()
         gray = to_gray(frame_bgr)
         boxes = self._find_faces(gray)
-        crops = [crop_face(gray, box, self.size) for box in boxes]
+        crops = [self.chain.crop(gray, box) for box in boxes]
         self.times.add("detect", time.perf_counter() - t0)
         self.rejected = []
         inputs, kept = [], []
         for box, crop in zip(boxes, crops, strict=True):
-            x = self._network_input(crop)
+            x = self.chain.network_input(self.kind, crop, self.times.add)
             if x is None:
                 self.rejected.append(box)
                 continue
@@ -176,44 +160,6 @@ class FramePredictor:
         self._since_full = 0
         self.full_detections += 1
         return self.detector.detect(gray)
-
-    def _network_input(self, crop: np.ndarray) -> np.ndarray | None:
-        """What the training stage folder holds for this crop (uint8 image or [4, 42] features), or None."""
-        if self.kind == "cnn":
-            t0 = time.perf_counter()
-            x = network_image(crop, self.input_size)
-            self.times.add("gradient", time.perf_counter() - t0)
-            return x
-        t0 = time.perf_counter()
-        landmarks = self.landmarks(crop)
-        t1 = time.perf_counter()
-        self.times.add("landmarks", t1 - t0)
-        aligned, moved = self.aligner(crop, landmarks)
-        # The align stage drops Haar false positives this way; the models never saw such crops.
-        if alignment_error(moved, self.template.landmarks) / self.iod > MAX_ALIGNMENT_ERROR:
-            self.times.add("align", time.perf_counter() - t1)
-            return None
-        if self.kind == "landmark_fnn":
-            x = landmark_features(moved)
-            self.times.add("align", time.perf_counter() - t1)
-            return x
-        t2 = time.perf_counter()
-        self.times.add("align", t2 - t1)
-        x = self._gradient_image(crop, aligned, moved)
-        self.times.add("gradient", time.perf_counter() - t2)
-        return x
-
-    def _gradient_image(self, crop: np.ndarray, aligned: np.ndarray, moved: np.ndarray) -> np.ndarray:
-        """The gradient_fnn's image: masked Laplacian, or the blur stage's output when it trained on that."""
-        if self.source == "blurred":
-            base = {"formatted": crop, "aligned": aligned}.get(self.blur["source"])
-            if base is None:
-                base = masked_gradient(aligned, moved, self.ksize, self.negative)
-            k = self.blur["ksize"]
-            image = cv2.GaussianBlur(base, (k, k), float(self.blur["sigma"]))
-        else:
-            image = masked_gradient(aligned, moved, self.ksize, self.negative)
-        return network_image(image, self.input_size)
 
 
 def matches_signature(forward: Callable[[np.ndarray], np.ndarray], model: LoadedModel, atol: float = 1e-5) -> bool:
