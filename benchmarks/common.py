@@ -161,3 +161,74 @@ def peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def status_mb(pid: int | str = "self") -> dict[str, float]:
+    """RssAnon, RssFile, VmRSS and VmHWM of a process in MiB, from /proc/<pid>/status ({} once it is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key in ("RssAnon", "RssFile", "VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0]) / 1024.0  # kB
+    return out
+
+
+class PeakMemory:
+    """Samples a process's anonymous resident memory (RssAnon) in a thread and keeps its peak.
+
+    Linux keeps a high-water mark for the whole resident set (VmHWM: the process's own pages plus
+    every page of its libraries it has touched), but none for RssAnon alone: the heap, the
+    weights, TensorFlow's allocator pool, which is what a model costs. So it is sampled, every
+    `interval` seconds; a spike shorter than that can be missed. `peak_rss_mb` is VmHWM at the
+    last sample (it only grows). Use as a context manager, or `start()` / `stop()`.
+    """
+
+    def __init__(self, pid: int | str = "self", interval: float = 0.01) -> None:
+        import threading
+
+        self.pid = pid
+        self.interval = interval
+        self.peak_anon_mb = 0.0
+        self.peak_rss_mb = 0.0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True)
+
+    def sample(self) -> None:
+        """Read the process's status once now (also called by the thread)."""
+        status = status_mb(self.pid)
+        if status:
+            self.peak_anon_mb = max(self.peak_anon_mb, status.get("RssAnon", 0.0))
+            self.peak_rss_mb = max(self.peak_rss_mb, status.get("VmHWM", 0.0))
+            self.samples += 1
+
+    def _sample_until_stopped(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def start(self) -> PeakMemory:
+        self.sample()
+        self._thread.start()
+        return self
+
+    def stop(self) -> dict[str, float]:
+        """Stop sampling; the peaks in MiB."""
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+        return self.record()
+
+    def record(self) -> dict[str, float]:
+        return {"peak_anon_mb": round(self.peak_anon_mb, 1), "peak_rss_mb": round(self.peak_rss_mb, 1),
+                "memory_samples": self.samples}
+
+    def __enter__(self) -> PeakMemory:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

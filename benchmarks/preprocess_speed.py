@@ -94,8 +94,10 @@ def apply_variant(variant: str, workers: int) -> tuple[list[str], list[tuple[Any
             if not resolve_template(path).is_file():
                 raise FileNotFoundError(path)
 
-        # Only the parent's names are replaced: spawned workers import the real ones.
-        patches += [(align, "LandmarkPredictor", lambda *a, **k: None), (align, "Template", check_template)]
+        # Only the parent's names are replaced: spawned workers import the real ones. (align.py no longer
+        # imports them since the stages share face/chain.py; then there is nothing to replace.)
+        patches += [(align, name, value) for name, value in (("LandmarkPredictor", lambda *a, **k: None),
+                                                              ("Template", check_template)) if hasattr(align, name)]
     if "fork" in parts:
         patches.append((runner, "mp", _ForkOnly()))
     return sets, patches

@@ -16,7 +16,9 @@ processes used <= 0.25 core meanwhile (/proc/stat minus our own getrusage: this 
 and our process was not starved of its second core by the host (own CPU >= 75 % of its best epoch)
 — or 3x that many ran; samples/s is the median over the clean epochs of all processes of a variant
 (the median over all timed epochs is reported beside it). Each side runs in a fresh subprocess
-(memory is isolated; peak RSS from getrusage in that process).
+(memory is isolated: peak anonymous memory, RssAnon sampled every 10 ms in that process, and peak
+RSS, its VmHWM, which also counts every library page it touched).
+`--memory` runs only our side, one process per model with one timed epoch, and reports its memory.
 `--ablations` adds variants of ours (jit on/off, a float(loss) per step, a new dataset every epoch,
 thread settings, gradient_fnn's layer-wise updates flipped, oneDNN left to TensorFlow's choice) and
 Keras with jit_compile=True and with oneDNN switched on (and, for the CNN on a CPU with AVX512_BF16,
@@ -44,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import (
     ROOT,
     CpuWatch,
+    PeakMemory,
     load_1min,
     machine,
     median,
@@ -177,8 +180,13 @@ def child_ours(kind: str, n: int, batch: int, repeats: int, opts: dict[str, Any]
     return {"side": "ours", "kind": kind, "jit_compile": jit, "epoch_seconds": [e["seconds"] for e in epochs],
             "epochs": epochs, "warmup_seconds": warm,
             "build_seconds": build_s, "rss_after_import_mb": rss_start, "rss_after_build_mb": rss_built,
-            "peak_rss_mb": peak_rss_mb(), "threads": [tf.config.threading.get_intra_op_parallelism_threads(),
+            "peak_rss_mb": peak_rss_mb(), "peak_anon_mb": _child_memory.stop()["peak_anon_mb"],
+            "threads": [tf.config.threading.get_intra_op_parallelism_threads(),
                                                        tf.config.threading.get_inter_op_parallelism_threads()]}
+
+
+# The child's anonymous-memory sampler, started when the child starts (main()).
+_child_memory = PeakMemory()
 
 
 def keras_model(kind: str, classes: int, data: Any) -> Any:
@@ -271,7 +279,8 @@ def child_keras(kind: str, n: int, batch: int, repeats: int, opts: dict[str, Any
     return {"side": "keras", "kind": kind, "jit_compile": bool(model.jit_compile), "epochs": timer.epochs[1:],
             "epoch_seconds": [e["seconds"] for e in timer.epochs[1:]], "warmup_seconds": timer.epochs[0]["seconds"],
             "build_seconds": build_s, "rss_after_import_mb": rss_start, "rss_after_build_mb": rss_built,
-            "peak_rss_mb": peak_rss_mb(), "parameters": int(model.count_params()), "keras": keras.__version__}
+            "peak_rss_mb": peak_rss_mb(), "peak_anon_mb": _child_memory.stop()["peak_anon_mb"],
+            "parameters": int(model.count_params()), "keras": keras.__version__}
 
 
 def child_matmul(reps: int = 7) -> dict[str, Any]:
@@ -370,7 +379,7 @@ def ablation_specs(kind: str, default_jit: bool) -> list[dict[str, Any]]:
 def table(rows: list[dict[str, Any]], matmul: float) -> str:
     lines = [f"{'model':14}{'variant':44}{'jit':>5}{'samples/s':>11}{'vs keras':>9}{'all ep.':>9}{'best':>8}"
              f"{'vs keras':>9}{'epoch s':>9}"
-             f"{'peak RSS MiB':>13}{'roofline':>9}{'clean':>7}{'other':>6}"]
+             f"{'peak anon MiB':>14}{'peak RSS MiB':>13}{'roofline':>9}{'clean':>7}{'other':>6}"]
     for r in rows:
         roof = f"{r['roofline_fraction']:.1%}" if r.get("roofline_fraction") is not None else ""
         ratio = f"{r['vs_keras']:.2f}x" if r.get("vs_keras") else ""
@@ -378,7 +387,8 @@ def table(rows: list[dict[str, Any]], matmul: float) -> str:
                      f"{r['samples_per_second']:>11.1f}{ratio:>9}{r['samples_per_second_all_epochs']:>9.1f}"
                      f"{r['samples_per_second_best']:>8.1f}{r['vs_keras_best']:>8.2f}x"
                      f"{r['median_epoch_seconds']:>9.3f}"
-                     f"{r['peak_rss_mb']:>13.0f}{roof:>9}{str(r['clean_epochs']) + '/' + str(r['all_epochs']):>7}"
+                     f"{r['peak_anon_mb']:>14.0f}{r['peak_rss_mb']:>13.0f}{roof:>9}"
+                     f"{str(r['clean_epochs']) + '/' + str(r['all_epochs']):>7}"
                      f"{r['foreign_cores_median']:>6.2f}")
     lines.append(f"matmul 4096^2 float32 peak: {matmul:.0f} GFLOP/s. samples/s: median over clean epochs (other "
                  f"processes <= {MAX_FOREIGN_CORES} core, ours not starved of a core); all ep.: median over all "
@@ -387,18 +397,42 @@ def table(rows: list[dict[str, Any]], matmul: float) -> str:
     return "\n".join(lines)
 
 
+def memory_only(args: argparse.Namespace) -> int:
+    """`--memory`: our side's peak anonymous memory and peak RSS per model, no Keras, no matmul peak."""
+    started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    repeats = args.repeats or 1
+    runs = []
+    for kind in args.models:
+        # Not spawn(): memory does not depend on other users' CPU load, so there is nothing to wait out.
+        spec = {"n": args.examples, "batch": args.batch, "repeats": repeats, "side": "ours", "kind": kind}
+        run = run_child([str(Path(__file__).resolve()), "--child", json.dumps(spec)])
+        print(f"  {kind:13} peak anon {run['peak_anon_mb']:.0f} MiB, peak RSS {run['peak_rss_mb']:.0f} MiB "
+              f"(after building: RSS {run['rss_after_build_mb']:.0f} MiB; {len(run['epochs'])} timed epochs)",
+              flush=True)
+        runs.append(run)
+    path = write_results("train_memory", {
+        "command": "python benchmarks/train_throughput.py " + " ".join(sys.argv[1:]), "date": started,
+        "machine": machine(), "runs": runs, "root": str(ROOT)})
+    print(f"wrote {path}")
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=5, help="timed epochs per process (after one warm-up epoch)")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="timed epochs per process, after one warm-up epoch (default 5; with --memory 1)")
     p.add_argument("--rounds", type=int, default=1, help="fresh processes per side (alternating order)")
     p.add_argument("--models", nargs="+", default=list(CLASSES), choices=list(CLASSES))
     p.add_argument("--examples", type=int, default=320)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--ablations", action="store_true", help="also run the explanatory variants")
     p.add_argument("--max-load", type=float, default=1.0, help="wait until the 1-minute load is at most this")
+    p.add_argument("--memory", action="store_true",
+                   help="only our side's memory: one process per model, --repeats timed epochs (default 1)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
+        _child_memory.start()
         spec = json.loads(args.child)
         if spec["side"] == "matmul":
             print(json.dumps(child_matmul()))
@@ -409,6 +443,9 @@ def main() -> int:
                                          spec.get("opts", {}))))
         return 0
 
+    if args.memory:
+        return memory_only(args)
+    args.repeats = args.repeats or 5
     quiet = wait_for_quiet(args.max_load)
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     print(f"load {quiet['load_at_start']:.2f} (waited {quiet['waited_s']:.0f} s); "
@@ -424,7 +461,7 @@ def main() -> int:
             for side in sides:
                 run = summarize(spawn({**base, "side": side, "kind": kind, "repeats": repeats}), args.examples)
                 print(f"  {kind:13} {side:6} {run['samples_per_second']:8.1f} samples/s  "
-                      f"peak RSS {run['peak_rss_mb']:.0f} MiB", flush=True)
+                      f"peak anon {run['peak_anon_mb']:.0f} MiB, RSS {run['peak_rss_mb']:.0f} MiB", flush=True)
                 runs.append(run)
         if args.ablations:
             default_jit = bool(next(r for r in runs if r["kind"] == kind and r["side"] == "ours")["jit_compile"])
@@ -453,6 +490,7 @@ def main() -> int:
                    "kind": kind, "label": name, "side": group[0]["side"], "jit_compile": group[0]["jit_compile"],
                    "median_epoch_seconds": sec, "samples_per_second": args.examples / sec,
                    "epoch_seconds": epochs, "peak_rss_mb": max(g["peak_rss_mb"] for g in group),
+                   "peak_anon_mb": max(g["peak_anon_mb"] for g in group),
                    "rss_after_build_mb": max(g["rss_after_build_mb"] for g in group),
                    "busy_cores_before": max(g["busy_cores_before"] for g in group),
                    "own_cores_median": median([e["own_cores"] for g in group for e in g["epochs"]]),

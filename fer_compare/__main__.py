@@ -7,7 +7,7 @@ import sys
 
 from .config import describe_keys, load_config
 from .errors import UserError
-from .pipeline import STAGE_ORDER
+from .pipeline import STAGE_ORDER, needs_tensorflow
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = load_config(args.config, args.overrides)
-        if any(config[stage] for stage in ("train", "test", "video")):
+        if needs_tensorflow(config):
             from .tf_import import import_tensorflow
 
             import_tensorflow()

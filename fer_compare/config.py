@@ -211,8 +211,6 @@ _CHOICES = {
     "blur_options.source": {"gradients", "aligned", "formatted"},
     "video_model": {"", "cnn", "landmark_fnn", "gradient_fnn"},
 }
-INPUT_PATHS = ("raw_source", "train_source", "test_source", "align_template")
-OUTPUT_PATHS = ("formatted", "aligned", "gradients", "blurred")
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

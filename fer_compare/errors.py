@@ -6,8 +6,3 @@ class UserError(Exception):
 
     exit_code = 2
 
-
-class StageNotAvailable(UserError):
-    """A stage was switched on whose implementation has not landed."""
-
-    exit_code = 3

@@ -34,6 +34,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def probe_write(folder: Path) -> None:
+    """Raise OSError now, not halfway through, when the folder cannot be written."""
+    fd, tmp = tempfile.mkstemp(prefix=".probe.", dir=folder)
+    os.close(fd)
+    os.unlink(tmp)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 

@@ -74,13 +74,6 @@ class ClassificationReport:
         """Plain JSON-ready dict (NaN stays NaN; the writer decides how to encode it)."""
         return asdict(self)
 
-    def f1_of(self, name: str) -> float:
-        """F1 of the class called `name`."""
-        for row in self.per_class:
-            if row["class"] == name:
-                return float(row["f1"])
-        raise KeyError(name)
-
 
 def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     out = np.zeros(num.shape, dtype=np.float64)

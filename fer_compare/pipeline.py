@@ -1,8 +1,8 @@
-"""The stage order, top to bottom: format -> align -> gradient -> blur -> train -> test -> video."""
+"""The stages, one table in the order they run (format -> align -> gradient -> blur -> train -> test -> video),
+and the loop that runs those the config switches on."""
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,8 +12,6 @@ from typing import Any
 from .config import save_config
 from .errors import UserError
 from .progress import say
-
-STAGE_ORDER = ("format", "align", "gradient", "blur", "train", "test", "video")
 
 
 @dataclass
@@ -25,6 +23,7 @@ class Run:
     results: dict[str, Any] = field(default_factory=dict)
 
     def ensure_run_dir(self) -> Path:
+        """The run folder under runs_dir, made (with the config in it) the first time a stage asks."""
         if self.run_dir is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             name = self.config["run_name"]
@@ -42,63 +41,100 @@ class Run:
         return self.run_dir
 
 
-# Each preprocessing stage and the config key of the folder it writes.
-OUTPUT_KEYS = {"format": "formatted", "align": "aligned", "gradient": "gradients", "blur": "blurred"}
+@dataclass(frozen=True)
+class Stage:
+    """One stage: its name (also its on/off key in the config), the config key of the folder of per-photo
+    files it writes (None for train, test and video, which write into the run folder), whether it needs
+    TensorFlow, and `run`, which does its work for a Run and returns its result."""
+
+    name: str
+    folder: str | None
+    needs_tensorflow: bool
+    run: Callable[[Run], Any]
 
 
-def _preprocessing(name: str) -> Callable[[Run], None]:
-    """A preprocessing stage: run its module, then save the resolved config beside its outputs."""
+# Each stage imports its code only when it runs: `--help` and the preprocessing stages stay light.
 
-    def stage(run: Run) -> None:
-        module = importlib.import_module(f".stages.{name}", __package__)
-        run.results[name] = module.run(run.config)
-        save_config(run.config, Path(run.config[OUTPUT_KEYS[name]]))
+def _format(run: Run) -> Any:
+    from .stages import format
 
-    return stage
+    return format.run(run.config)
 
 
-def _train(run: Run) -> None:
+def _align(run: Run) -> Any:
+    from .stages import align
+
+    return align.run(run.config)
+
+
+def _gradient(run: Run) -> Any:
+    from .stages import gradient
+
+    return gradient.run(run.config)
+
+
+def _blur(run: Run) -> Any:
+    from .stages import blur
+
+    return blur.run(run.config)
+
+
+def _train(run: Run) -> Any:
     from . import training
 
-    run.results["train"] = training.run(run.config, run.ensure_run_dir())
+    return training.run(run.config, run.ensure_run_dir())
 
 
-def _test(run: Run) -> None:
+def _test(run: Run) -> Any:
     from . import evaluation
 
-    run.results["test"] = evaluation.run(run.config, run.ensure_run_dir(), run.results.get("train"))
+    return evaluation.run(run.config, run.ensure_run_dir(), run.results.get("train"))
 
 
-def _video(run: Run) -> None:
+def _video(run: Run) -> Any:
     from . import video
 
-    run.results["video"] = video.run(run.config, run.ensure_run_dir())
+    return video.run(run.config, run.ensure_run_dir())
 
 
-STAGES: dict[str, Callable[[Run], None]] = {
-    "format": _preprocessing("format"),
-    "align": _preprocessing("align"),
-    "gradient": _preprocessing("gradient"),
-    "blur": _preprocessing("blur"),
-    "train": _train,
-    "test": _test,
-    "video": _video,
-}
+# The stages in the order they run; the one list of them, and of the folders they write.
+STAGES: tuple[Stage, ...] = (
+    Stage("format", "formatted", False, _format),
+    Stage("align", "aligned", False, _align),
+    Stage("gradient", "gradients", False, _gradient),
+    Stage("blur", "blurred", False, _blur),
+    Stage("train", None, True, _train),
+    Stage("test", None, True, _test),
+    Stage("video", None, True, _video),
+)
+STAGE_ORDER = tuple(stage.name for stage in STAGES)
+
+
+def stage_folders() -> tuple[tuple[str, str], ...]:
+    """(stage, config key of its folder) for each stage that writes a folder of per-photo files, in order."""
+    return tuple((stage.name, stage.folder) for stage in STAGES if stage.folder is not None)
+
+
+def needs_tensorflow(config: dict[str, Any]) -> bool:
+    """Whether a stage this config switches on needs TensorFlow (the CLI then imports it first, without Keras)."""
+    return any(config[stage.name] and stage.needs_tensorflow for stage in STAGES)
 
 
 def run_pipeline(config: dict[str, Any]) -> Run:
-    """Run each stage whose switch is on, in the fixed order."""
+    """Run each stage whose switch is on, in the order of STAGES; each result is kept in `Run.results`."""
     run = Run(config)
-    chosen = [name for name in STAGE_ORDER if config[name]]
+    chosen = [stage for stage in STAGES if config[stage.name]]
     if not chosen:
         say("no stage is switched on; set one of " + ", ".join(STAGE_ORDER) + " to true")
-    preprocessing = [name for name in chosen if name in OUTPUT_KEYS]
-    for name in chosen:
-        say(f"[{name}]")
+    writing_folders = [stage for stage in chosen if stage.folder is not None]
+    for stage in chosen:
+        say(f"[{stage.name}]")
         start = time.perf_counter()
-        STAGES[name](run)
-        say(f"  {name} took {time.perf_counter() - start:.1f} s")
-        if preprocessing and name == preprocessing[-1]:
+        run.results[stage.name] = stage.run(run)
+        if stage.folder is not None:  # the resolved config beside the outputs it produced
+            save_config(config, Path(config[stage.folder]))
+        say(f"  {stage.name} took {time.perf_counter() - start:.1f} s")
+        if writing_folders and stage is writing_folders[-1]:
             from .stages.runner import close_pool
 
             close_pool()  # free the preprocessing workers before training starts

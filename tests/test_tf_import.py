@@ -48,31 +48,6 @@ def test_tensorflow_import_prints_nothing() -> None:
     assert done.stdout == "" and done.stderr == ""
 
 
-RSS_SCRIPT = textwrap.dedent("""
-    import sys
-    from fer_compare.tf_import import import_tensorflow
-    import_tensorflow(page_out=sys.argv[1] == "1")
-    import tensorflow as tf
-    status = dict(line.split(":", 1) for line in open("/proc/self/status"))
-    print(int(status["RssFile"].split()[0]) // 1024)
-    print(float(tf.reduce_sum(tf.matmul(tf.ones([64, 64]), tf.ones([64, 64])))))  # still whole
-""")
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="MADV_PAGEOUT and /proc are Linux's")
-def test_tensorflow_start_up_pages_are_handed_back() -> None:
-    file_mib = {}
-    for page_out in ("0", "1"):
-        done = subprocess.run([sys.executable, "-c", RSS_SCRIPT, page_out], capture_output=True, text=True,
-                              timeout=300)
-        assert done.returncode == 0, done.stderr
-        mib, total = done.stdout.split()
-        assert float(total) == 64**3
-        file_mib[page_out] = int(mib)
-    # 300-450 MiB of TensorFlow's libraries stay mapped after a plain import; most of it goes.
-    assert file_mib["0"] > 200 and file_mib["1"] < file_mib["0"] / 2, file_mib
-
-
 ONEDNN_SCRIPT = ("from fer_compare.tf_import import import_tensorflow; import_tensorflow(); "
                  "from tensorflow.python.util import _pywrap_util_port as port; print(port.IsMklEnabled())")
 

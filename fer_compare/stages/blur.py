@@ -6,19 +6,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import cv2
-
+from ..face.chain import FaceChain
 from ..files import ImageError, read_gray, write_image
 from ..records import Record, Reject, read_manifest
 from .runner import StageResult, prepare_output, run_stage
 
 
 class BlurStep:
-    """cv2.GaussianBlur with blur_options.ksize and sigma (0: derived from ksize by OpenCV)."""
+    """The chain's Gaussian blur (blur_options.ksize and sigma; 0: derived from ksize by OpenCV) of one image."""
 
     def __init__(self, config: dict[str, Any], out: Path) -> None:
-        self.ksize = config["blur_options"]["ksize"]
-        self.sigma = float(config["blur_options"]["sigma"])
+        self.chain = FaceChain.from_config(config)
         self.out = out
 
     def __call__(self, record: Record) -> Record | Reject:
@@ -27,7 +25,7 @@ class BlurStep:
         except ImageError as e:
             return Reject(record.source, str(e), record.key, record.emotion, record.subject)
         path = self.out / f"{record.key}.png"
-        write_image(path, cv2.GaussianBlur(gray, (self.ksize, self.ksize), self.sigma))
+        write_image(path, self.chain.blur(gray))
         return record.at(path)
 
 

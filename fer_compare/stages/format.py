@@ -8,7 +8,8 @@ from typing import Any
 
 from ..datasets import detect_layout, load_gray, read_dataset
 from ..errors import UserError
-from ..face.detection import Box, HaarFaceDetector, crop_face
+from ..face.chain import FaceChain
+from ..face.detection import Box, HaarFaceDetector
 from ..files import ImageError, write_image
 from ..progress import say
 from ..records import Record, Reject
@@ -21,7 +22,7 @@ class FaceCropper:
     def __init__(self, config: dict[str, Any], out: Path, whole_image: bool) -> None:
         d = config["detection"]
         self.detector = HaarFaceDetector(d["scale_factor"], d["min_neighbors"], tuple(d["min_size"]), d["detect_width"])
-        self.size = tuple(config["image"]["size"])
+        self.chain = FaceChain.from_config(config)
         self.out = out
         self.whole_image = whole_image  # FER2013 rows are already 48x48 face crops
 
@@ -38,7 +39,7 @@ class FaceCropper:
             reason = "no face found" if not boxes else f"{len(boxes)} faces found (need exactly one)"
             return _reject(record, reason)
         path = self.out / f"{record.key}.png"
-        write_image(path, crop_face(gray, boxes[0], self.size))
+        write_image(path, self.chain.crop(gray, boxes[0]))
         return record.at(path)
 
 

@@ -9,7 +9,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..face.gradient import laplacian_image, masked_gradient
+from ..face.chain import FaceChain
+from ..face.gradient import laplacian_image
 from ..files import ImageError, read_gray, write_image
 from ..records import Record, Reject, read_manifest
 from .runner import StageResult, prepare_output, run_stage
@@ -22,11 +23,10 @@ def load_landmarks(image_path: str | Path) -> np.ndarray:
 
 
 class GradientStep:
-    """Aligned face + its landmarks -> masked Laplacian `<key>.png`."""
+    """Aligned face + its landmarks -> the chain's masked Laplacian `<key>.png`."""
 
     def __init__(self, config: dict[str, Any], out: Path) -> None:
-        self.ksize = config["gradient_options"]["ksize"]
-        self.negative = config["gradient_options"]["negative"]
+        self.chain = FaceChain.from_config(config)
         self.out = out
 
     def __call__(self, record: Record) -> Record | Reject:
@@ -36,7 +36,7 @@ class GradientStep:
         except (ImageError, OSError, KeyError) as e:
             return Reject(record.source, f"aligned face unreadable ({e})", record.key, record.emotion, record.subject)
         path = self.out / f"{record.key}.png"
-        write_image(path, masked_gradient(gray, landmarks, self.ksize, self.negative))
+        write_image(path, self.chain.gradient(gray, landmarks))
         return record.at(path)
 
 

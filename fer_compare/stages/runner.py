@@ -6,9 +6,7 @@ import atexit
 import hashlib
 import json
 import multiprocessing as mp
-import os
 import pickle
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from ..files import atomic_write_text, is_inside
+from ..files import atomic_write_text, is_inside, probe_write
 from ..progress import progress, say
 from ..records import MANIFEST, Record, Reject, write_manifest, write_rejects
 
@@ -109,13 +107,6 @@ def prepare_output(out: Path, key: str, inputs: list[tuple[str, Path]]) -> None:
         probe_write(out)
     except OSError as e:
         raise UserError(f"{key}: cannot write to {out} ({e.strerror})") from None
-
-
-def probe_write(folder: Path) -> None:
-    """Raise OSError now, not halfway through, when the folder cannot be written."""
-    fd, tmp = tempfile.mkstemp(prefix=".probe.", dir=folder)
-    os.close(fd)
-    os.unlink(tmp)
 
 
 def up_to_date(output: Path, inputs: list[Path]) -> bool:

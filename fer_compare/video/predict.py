@@ -1,0 +1,155 @@
+"""Per-frame prediction: every face of a frame through the training preprocessing (face/chain.py) and one
+batched model call, with the time each step took."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+from ..config import input_settings, input_settings_mismatch
+from ..data import to_network_input
+from ..errors import UserError
+from ..face.chain import FaceChain
+from ..face.detection import Box, HaarFaceDetector
+from .forward import one_face_numpy_forward, sparse_forward
+from .tracking import iou
+
+if TYPE_CHECKING:  # TensorFlow loads only when a model does
+    from ..checkpoints import LoadedModel
+
+STEPS = ("detect", "landmarks", "align", "gradient", "model", "draw")
+
+
+@dataclass
+class FacePrediction:
+    """One face in a frame: its box in frame pixels and the model's class probabilities."""
+
+    box: Box
+    probabilities: np.ndarray
+
+
+class StepTimes:
+    """Seconds per frame spent in each step, for the last `keep` frames.
+
+    detect = grayscale + Haar + crop; landmarks = dlib on the crop; align = warp + landmark
+    features; gradient = Laplacian + mask + resize to nn.input (the cnn's resize too);
+    model = network input + predict; draw = overlay.
+    """
+
+    def __init__(self, keep: int = 100_000) -> None:
+        self.frames: deque[np.ndarray] = deque(maxlen=keep)
+
+    def new_frame(self) -> None:
+        self.frames.append(np.zeros(len(STEPS)))
+
+    def add(self, step: str, seconds: float) -> None:
+        self.frames[-1][STEPS.index(step)] += seconds
+
+    def array(self) -> np.ndarray:
+        """[frames, steps] in seconds."""
+        return np.array(self.frames).reshape(-1, len(STEPS))
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Median and 95th percentile in milliseconds per step and for the total."""
+        a = self.array() * 1000.0
+        if not len(a):
+            return {}
+        columns = {**{s: a[:, i] for i, s in enumerate(STEPS)}, "total": a.sum(axis=1)}
+        return {s: {"median_ms": float(np.median(v)), "p95_ms": float(np.percentile(v, 95))}
+                for s, v in columns.items()}
+
+
+def expected_input_shape(config: dict[str, Any], kind: str) -> list[int]:
+    """The input shape this config's preprocessing builds for a model kind."""
+    width, height = config["nn"]["input"]
+    return {"cnn": [height, width, 1], "landmark_fnn": [4, 42], "gradient_fnn": [height * width]}[kind]
+
+
+class FramePredictor:
+    """Every face of a BGR frame through the training preprocessing and one batched model call."""
+
+    def __init__(self, config: dict[str, Any], model: LoadedModel, detect_width: int | None = None) -> None:
+        expected = expected_input_shape(config, model.kind)
+        if list(model.input_shape) != expected:
+            raise UserError(
+                f"video: the {model.kind} model takes inputs of shape {list(model.input_shape)}, but this "
+                f"config builds {expected} (nn.input {config['nn']['input']}); "
+                f"use the config it was trained with")
+        mismatch = input_settings_mismatch(model.input_settings, input_settings(config, model.kind))
+        if mismatch:
+            raise UserError(f"video: the {model.kind} model's inputs were made otherwise: {mismatch}; "
+                            f"use the config it was trained with")
+        d = config["detection"]
+        width = config["video_detect_width"] if detect_width is None else detect_width
+        self.detector = HaarFaceDetector(d["scale_factor"], d["min_neighbors"], tuple(d["min_size"]), width)
+        self.model = model
+        # An attribute, so benchmarks/video_latency.py can time other ways of running the same weights.
+        self.forward: Callable[[np.ndarray], np.ndarray] = (sparse_forward(model) or one_face_numpy_forward(model)
+                                                            or model.predict)
+        self.kind = model.kind
+        self.classes = list(model.classes)
+        # The model records the folder it was trained on; a blurred source means blur here too.
+        hyper = model.description.get("hyperparameters", {})
+        source = hyper.get("source") if self.kind == "gradient_fnn" else None
+        self.chain = FaceChain.from_config(config, gradient_fnn_source=source)
+        self.times = StepTimes()
+        self.rejected: list[Box] = []  # the last frame's detections whose landmarks do not fit a face
+        self.tracked: list[Box] = []  # the last frame's faces that went through the model
+        self.redetect_every = config["video_redetect_every"]
+        self._since_full = 0
+        self.full_detections = 0
+        self.rejected_total = 0
+        if self.kind != "cnn":
+            self.chain.load_alignment()  # now: a missing template or dlib model stops us before the first frame
+
+    def predict(self, frame_bgr: np.ndarray) -> list[FacePrediction]:
+        """Each face the align stage would keep, with its probabilities (largest face first)."""
+        self.times.new_frame()
+        t0 = time.perf_counter()
+        gray = to_gray(frame_bgr)
+        boxes = self._find_faces(gray)
+        crops = [self.chain.crop(gray, box) for box in boxes]
+        self.times.add("detect", time.perf_counter() - t0)
+        self.rejected = []
+        inputs, kept = [], []
+        for box, crop in zip(boxes, crops, strict=True):
+            x = self.chain.network_input(self.kind, crop, self.times.add)
+            if x is None:
+                self.rejected.append(box)
+                continue
+            inputs.append(x)
+            kept.append(box)
+        self.rejected_total += len(self.rejected)
+        self.tracked = kept
+        if not inputs:
+            return []
+        t0 = time.perf_counter()
+        probabilities = self.forward(to_network_input(self.kind, np.stack(inputs)))
+        self.times.add("model", time.perf_counter() - t0)
+        return [FacePrediction(box, p) for box, p in zip(kept, probabilities, strict=True)]
+
+    def _find_faces(self, gray: np.ndarray) -> list[Box]:
+        """Last frame's faces searched where they were; the whole frame every `redetect_every` frames,
+        when there were none, or when one of them is not found again."""
+        if self.tracked and self._since_full + 1 < self.redetect_every:
+            near = [self.detector.detect_near(gray, box) for box in self.tracked]
+            if all(box is not None for box in near):
+                self._since_full += 1
+                # Two faces that came together are found once.
+                return [box for i, box in enumerate(near) if all(iou(box, b) < 0.5 for b in near[:i])]
+        self._since_full = 0
+        self.full_detections += 1
+        return self.detector.detect(gray)
+
+
+def to_gray(frame: np.ndarray) -> np.ndarray:
+    """A camera/video/photo frame as 8-bit grayscale, converted as read_gray converts photos."""
+    if frame.ndim == 2:
+        return frame
+    return cv2.cvtColor(frame, cv2.COLOR_BGRA2GRAY if frame.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
