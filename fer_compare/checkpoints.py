@@ -53,10 +53,23 @@ def save_checkpoint(manager: tf.train.CheckpointManager, checkpoint_number: int 
     try:
         return manager.save(checkpoint_number=checkpoint_number)
     except (OSError, tf.errors.OpError) as e:
+        remove_partial_checkpoints(Path(manager.directory))
         # TensorFlow's message ends "...; No space left on device [Op:SaveV2]": keep the OS's words.
         reason = getattr(e, "strerror", None) or str(e).strip().splitlines()[0].rsplit(";", 1)[-1]
         reason = re.sub(r"\s*\[Op:\w+\]$", "", reason.strip())
         raise UserError(f"cannot write a checkpoint to {manager.directory} ({reason[:200]})") from None
+
+
+def remove_partial_checkpoints(folder: Path) -> None:
+    """TensorFlow writes a checkpoint into `<prefix>_temp/` (and `.tmp` index files) and renames it when
+    whole; a failed save leaves them behind."""
+    import shutil
+
+    for partial in [*folder.glob("*_temp"), *folder.glob("*_temp_*"), *folder.glob("*.tempstate*")]:
+        if partial.is_dir():
+            shutil.rmtree(partial, ignore_errors=True)
+        else:
+            partial.unlink(missing_ok=True)
 
 
 SAVE_COUNTER = "save_counter/.ATTRIBUTES/VARIABLE_VALUE"  # tf.train.Checkpoint's own variable

@@ -96,6 +96,9 @@ def load_model_data(config: dict[str, Any], kind: str) -> ModelData:
     key = source_key(config, kind)
     folder = Path(config[key])
     records = read_manifest(folder, key)
+    from .stages.ownership import check_made_with
+
+    check_made_with(folder, key, config)  # the folder's own record, not the switches, says how it was made
     if not records:
         raise UserError(f"{key}: {folder} has no photos left to train on")
     classes = choose_classes(config, kind, records)

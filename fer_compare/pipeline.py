@@ -42,6 +42,17 @@ class Run:
         return self.run_dir
 
 
+def _remove_if_empty(run_dir: Path | None) -> None:
+    """A refused run leaves no run folder behind that holds only its config and model descriptions."""
+    if run_dir is None or not run_dir.is_dir():
+        return
+    files = [p for p in run_dir.rglob("*") if p.is_file()]
+    if all(p.name in ("config.json", "model.json") for p in files):
+        import shutil
+
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
 # Each preprocessing stage and the config key of the folder it writes.
 OUTPUT_KEYS = {"format": "formatted", "align": "aligned", "gradient": "gradients", "blur": "blurred"}
 
@@ -88,20 +99,28 @@ STAGES: dict[str, Callable[[Run], None]] = {
 
 def run_pipeline(config: dict[str, Any]) -> Run:
     """Run each stage whose switch is on, in the fixed order."""
+    from .stages.ownership import check_folders
+
+    check_folders(config)  # no stage may write where another stage or an input lives: checked before any runs
     run = Run(config)
     chosen = [name for name in STAGE_ORDER if config[name]]
     if not chosen:
         say("no stage is switched on; set one of " + ", ".join(STAGE_ORDER) + " to true")
     preprocessing = [name for name in chosen if name in OUTPUT_KEYS]
-    for name in chosen:
-        say(f"[{name}]")
-        start = time.perf_counter()
-        STAGES[name](run)
-        say(f"  {name} took {time.perf_counter() - start:.1f} s")
-        if preprocessing and name == preprocessing[-1]:
-            from .stages.runner import close_pool
+    try:
+        for name in chosen:
+            say(f"[{name}]")
+            start = time.perf_counter()
+            STAGES[name](run)
+            say(f"  {name} took {time.perf_counter() - start:.1f} s")
+            if preprocessing and name == preprocessing[-1]:
+                from .stages.runner import close_pool
 
-            close_pool()  # free the preprocessing workers before training starts
+                close_pool()  # free the preprocessing workers before training starts
+    except UserError as e:
+        if e.exit_code == 2:
+            _remove_if_empty(run.run_dir)
+        raise
     if run.run_dir is not None:
         say(f"run folder: {run.run_dir}")
         say(f"compare runs: tensorboard --logdir {config['runs_dir']}")

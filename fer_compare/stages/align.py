@@ -15,6 +15,7 @@ from ..face.landmarks import LandmarkPredictor, find_landmark_model
 from ..face.template import Template, resolve_template
 from ..files import ImageError, read_gray, write_array, write_image
 from ..records import Record, Reject, read_manifest
+from .ownership import check_made_with
 from .runner import StageResult, prepare_output, run_stage
 
 # After alignment, a real face's landmarks sit within a few pixels of the template's; a crop
@@ -70,10 +71,12 @@ def run(config: dict[str, Any]) -> StageResult:
     except ImageError as e:
         raise UserError(f"align_template: {template_path} is not a usable image ({e})") from None
     records = read_manifest(src, "formatted")
+    check_made_with(src, "formatted", config)
     prepare_output(out, "aligned", [("formatted", src)])  # only once the inputs are known good
     template = resolve_template(config["align_template"])
     return run_stage(
         "align", records, out, partial(FaceAlignerStep, config, out),
         outputs=lambda r: ([out / f"{r.key}.png", out / f"{r.key}.npz"], [Path(r.path), template]),
-        workers=config["workers"], settings={"image": config["image"], "landmark_model": config["landmark_model"]},
+        workers=config["workers"], source=src,
+        settings={"image": config["image"], "landmark_model": config["landmark_model"]},
     )
