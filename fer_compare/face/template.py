@@ -59,5 +59,10 @@ class Template:
             raise UserError(f"align_template: {path} is not a usable image ({e})") from None
         if image.shape[1] != size[0] or image.shape[0] != size[1]:
             image = cv2.resize(image, tuple(size), interpolation=cv2.INTER_AREA)
+        # dlib places 68 points on anything; without a face they are noise, and every photo would be
+        # warped onto them without a word. The template must hold a face Haar finds.
+        if not HaarFaceDetector().detect(image):
+            raise UserError(f"align_template: no face found in {path}; the template must be a face crop "
+                            f"(like templates/template.png)")
         self.image = image
         self.landmarks = predictor(image)
