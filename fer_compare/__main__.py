@@ -65,7 +65,7 @@ def _main(args: argparse.Namespace) -> int:
         run_pipeline(config)
     except (UserError, WriteError) as e:
         if e.exit_code == 130 and isinstance(e.__context__, Terminated):  # SIGTERM during training
-            print(f"fer-compare: error: terminated (SIGTERM); {str(e).removeprefix('interrupted: ')}", file=sys.stderr)
+            print(f"fer-compare: error: terminated (SIGTERM): {str(e).removeprefix('interrupted: ')}", file=sys.stderr)
             return 143
         print(f"fer-compare: error: {e}", file=sys.stderr)
         return e.exit_code

@@ -12,7 +12,7 @@ from ..errors import UserError
 from ..face.alignment import FaceAligner
 from ..face.features import landmark_features
 from ..face.landmarks import LandmarkPredictor, find_landmark_model
-from ..face.template import Template, resolve_template
+from ..face.template import Template, check_face, resolve_template
 from ..files import ImageError, read_gray, write_array, write_image
 from ..records import Record, Reject, read_manifest
 from .ownership import check_made_with
@@ -67,7 +67,7 @@ def run(config: dict[str, Any]) -> StageResult:
     if not template_path.is_file():
         raise UserError(f"align_template: {template_path} does not exist")
     try:
-        read_gray(template_path)
+        check_face(read_gray(template_path), template_path)  # here, once, not as a reject of every photo
     except ImageError as e:
         raise UserError(f"align_template: {template_path} is not a usable image ({e})") from None
     records = read_manifest(src, "formatted")

@@ -142,7 +142,7 @@ def _process(task: tuple[str, Callable[[], Any], Record]) -> Record | Reject:
     """One photo; any failure of the photo itself is a reject, while a failing disk (WriteError) stops the stage."""
     try:
         return _work(task)
-    except WriteError:
+    except (WriteError, UserError):  # the disk, or the stage's own settings (its processor could not be built)
         raise
     except OSError as e:
         if e.errno in DISK_ERRORS:

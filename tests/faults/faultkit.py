@@ -96,11 +96,24 @@ def cli_command(sets: dict[str, Any], config: Path | None = None, drop_root: boo
     return cmd
 
 
-def child_env() -> dict[str, str]:
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("DISPLAY", None)  # the video stage writes a file instead of opening a window
+    env.pop(FAULT_ENV, None)
+    # The CLI of this checkout (a worktree, say), not whichever one the virtual environment installed.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.update(extra or {})
     return env
+
+
+FAULT_ENV = "FER_COMPARE_FAULT"
+
+
+def fault(point: str, count: int, sig: str = "KILL") -> dict[str, str]:
+    """The environment that makes the CLI send itself SIG<sig> the `count`-th time it passes `point`
+    (fer_compare.files.fault_point): an interruption at a known place, not after a guessed delay."""
+    return {FAULT_ENV: f"{point}:{count}:{sig}"}
 
 
 def root_drop_prefix() -> list[str]:
@@ -135,7 +148,8 @@ def _default_sigint() -> None:
 class LiveCli:
     """The CLI running in its own process group; stdout read line by line as it comes."""
 
-    def __init__(self, sets: dict[str, Any], cwd: Path, config: Path | None = None, drop_root: bool = False) -> None:
+    def __init__(self, sets: dict[str, Any], cwd: Path, config: Path | None = None, drop_root: bool = False,
+                 env: dict[str, str] | None = None) -> None:
         self.args = cli_command(sets, config, drop_root)
         self.lines: list[str] = []
         self._changed = threading.Condition()
@@ -144,7 +158,7 @@ class LiveCli:
         # SIGINT at its default, as in a terminal: a suite started in the background (`pytest &`) has it
         # ignored, the child would inherit that, and Ctrl-C could not be simulated.
         self.proc = subprocess.Popen(self.args, cwd=cwd, stdout=subprocess.PIPE, stderr=self._stderr, text=True,
-                                     env=child_env(), start_new_session=True, preexec_fn=_default_sigint)
+                                     env=child_env(env), start_new_session=True, preexec_fn=_default_sigint)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -190,7 +204,8 @@ class LiveCli:
 
 
 def run_cli(sets: dict[str, Any], cwd: Path, config: Path | None = None, timeout: float = 300.0,
-            drop_root: bool = False, measure_rss: bool = False, max_file_bytes: int | None = None) -> CliRun:
+            drop_root: bool = False, measure_rss: bool = False, max_file_bytes: int | None = None,
+            env: dict[str, str] | None = None) -> CliRun:
     """Run `python -m fer_compare [config] --set ...` to the end; its exit code and output.
 
     With `measure_rss`, the CLI runs under /usr/bin/time, whose small process is the CLI's parent:
@@ -210,8 +225,8 @@ def run_cli(sets: dict[str, Any], cwd: Path, config: Path | None = None, timeout
     with open(out_path, "w") as out, open(err_path, "w") as err:
         limit = None if max_file_bytes is None else functools.partial(
             resource.setrlimit, resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
-        proc = subprocess.Popen(args, cwd=cwd, stdout=out, stderr=err, env=child_env(), start_new_session=True,
-                                preexec_fn=limit)
+        proc = subprocess.Popen(args, cwd=cwd, stdout=out, stderr=err, env=child_env(env), start_new_session=True,
+                                preexec_fn=_default_sigint if limit is None else limit)
         code, rss = _wait(proc, timeout)
     stdout, stderr = out_path.read_text(), err_path.read_text()
     out_path.unlink()
