@@ -197,7 +197,9 @@ def describe_keys() -> str:
 def _check(value: Any, default: Any, path: str) -> Any:
     leaf = path.split(".")[-1]
     _check_finite(value, path)
-    if value is None and (default is None or leaf in _NULLABLE):
+    # null where the default is null; and for a model's emotions (every emotion found). Not for the
+    # top-level learning_rate, whose null would reach the optimizer.
+    if value is None and (default is None or (leaf in _NULLABLE and path.startswith("nn."))):
         return None
     if default is None and leaf == "learning_rate":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
@@ -339,7 +341,7 @@ _INT_MAX = 2**31 - 1
 _RANGES: dict[str, tuple[float, float]] = {
     "image.size": (8, 4096), "nn.input": (1, 1_000_000), "detection.scale_factor": (1.0001, 10),
     "detection.min_neighbors": (0, 1000), "detection.detect_width": (0, 100_000), "detection.min_size": (0, 100_000),
-    "blur_options.ksize": (1, 255), "blur_options.sigma": (0, 1000), "workers": (1, 256),
+    "blur_options.ksize": (1, 255), "blur_options.sigma": (0, 1000), "workers": (1, 64),
     "split.seed": (0, _INT_MAX), "seed": (0, _INT_MAX), "stopping.check_every": (1, 1_000_000),
     "stopping.min_epochs": (0, 1_000_000_000), "stopping.min_increase": (0, 1e30), "checkpoint_seconds": (0, 1e9),
     "evaluation.folds": (1, 1000), "augment.shift": (0, 1000), "video_detect_width": (0, 100_000),
@@ -428,7 +430,26 @@ def _validate_sizes(config: dict[str, Any]) -> None:
                             f"{need / 2**30:,.1f} GiB to train; this machine has {available / 2**30:.1f} GiB")
 
 
+PATH_KEYS = (*INPUT_PATHS, *OUTPUT_PATHS, "model_to_load", "model_to_save", "landmark_model", "runs_dir",
+             "video_output", "video_predictions", "video_source", "run_name")
+
+
+def _validate_paths(config: dict[str, Any]) -> None:
+    """Strings the tool will open or create: no NUL, parts the file system can name (else OSError later)."""
+    for key in PATH_KEYS:
+        value = config[key]
+        if not isinstance(value, str):
+            continue
+        if "\0" in value:
+            raise UserError(f"{key}: a path cannot contain a NUL character, got {json.dumps(value)}")
+        longest = max((len(part.encode("utf-8", "surrogatepass")) for part in Path(value).parts), default=0)
+        if longest > 255 or len(value.encode("utf-8", "surrogatepass")) > 4000:
+            raise UserError(f"{key}: path too long for the file system ({len(value)} characters, "
+                            f"longest part {longest} bytes; at most 255 a part)")
+
+
 def _validate(config: dict[str, Any]) -> None:
+    _validate_paths(config)
     for name in config["models"]:
         if name not in MODEL_NAMES:
             close = difflib.get_close_matches(name, MODEL_NAMES, n=1)
