@@ -11,6 +11,7 @@ from typing import Any
 
 from .config import save_config
 from .errors import UserError
+from .files import WriteError
 from .progress import say
 
 STAGE_ORDER = ("format", "align", "gradient", "blur", "train", "test", "video")
@@ -117,7 +118,7 @@ def run_pipeline(config: dict[str, Any]) -> Run:
                 from .stages.runner import close_pool
 
                 close_pool()  # free the preprocessing workers before training starts
-    except UserError as e:
+    except (UserError, WriteError) as e:
         if e.exit_code == 2:
             _remove_if_empty(run.run_dir)
         raise

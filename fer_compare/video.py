@@ -514,6 +514,9 @@ class VideoFile:
         if self._writer is None:
             self.size = (frame.shape[1], frame.shape[0])
             self._tmp = _temporary(self.path)
+            # FFmpeg's "Failed to write frame" warnings would fill stderr on a full disk; the file is
+            # checked when it is closed (_unreadable_video) and the failure said in one line.
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
             with _quiet_stderr():
                 fourcc = cv2.VideoWriter_fourcc(*"mp4v")
                 self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, self.size)
@@ -619,12 +622,16 @@ class PredictionsCsv:
         self._row([frame, track.id, b.x, b.y, b.w, b.h, label, *raw, *smoothed])
         self.rows += 1
 
-    def commit(self) -> Path:
+    def finish(self) -> None:
+        """Flush and close (where a full disk shows), before the video or this file gets its final name."""
         try:
             self._file.close()
         except OSError as e:
             self.abort()
             raise write_failed(self.path, e) from None
+
+    def commit(self) -> Path:
+        self.finish()
         _commit(self._tmp, self.path)
         return self.path
 
@@ -819,6 +826,7 @@ def _loop(config: dict[str, Any], source: FrameSource, predictor: FramePredictor
         except KeyboardInterrupt:
             say("  stopped by the user (Ctrl-C); keeping the frames processed so far")
         seconds = time.perf_counter() - start
+        table.finish()  # both files whole before either is renamed into place
         written_video = sink.commit() if sink is not None else None
         written_csv = table.commit()
     except BaseException:

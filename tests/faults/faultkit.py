@@ -7,6 +7,7 @@ source and checks them against the table.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -259,6 +260,39 @@ def succeeded(run: CliRun) -> None:
 
 
 # --- files ------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, size_kib: int, fallback_file_bytes: int) -> Iterator[dict[str, Any]]:
+    """A tmpfs of `size_kib` at `folder` as root (writes fail with ENOSPC, as on a full disk); otherwise
+    nothing is mounted and the CLI should run with every file capped at `fallback_file_bytes`
+    (RLIMIT_FSIZE: EFBIG). Either way the tool's real writers meet the failure.
+
+    Yields {"limit": max_file_bytes for run_cli, "reason": the OS's words the error line should end with}.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = False
+    if os.geteuid() == 0 and shutil.which("mount"):
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs", str(folder)],
+                                 capture_output=True).returncode == 0
+    try:
+        yield {"limit": None if mounted else fallback_file_bytes, "mounted": mounted,
+               "reason": "No space left on device" if mounted else "File too large"}
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def fill(folder: Path) -> None:
+    """Fill the file system of `folder` to the last byte."""
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def snapshot(*roots: Path) -> dict[str, str]:

@@ -9,7 +9,6 @@ import csv
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from faultkit import (
     london_tree,
     run_cli,
     run_folders,
+    small_disk,
     snapshot,
     succeeded,
     workspace,
@@ -156,35 +156,17 @@ def test_a_refused_run_leaves_no_run_folder(raw: Path, tmp_path: Path) -> None:
     assert run_folders(tmp_path / "runs") == []
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """A 96 KiB tmpfs as root (a real ENOSPC); otherwise every file capped at 2 KiB (EFBIG), as a
-    full disk fails: both go through the tool's real writers."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = False
-    if os.geteuid() == 0 and shutil.which("mount"):
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(disk)],
-                                 capture_output=True).returncode == 0
-    try:
-        yield {"path": disk, "limit": None if mounted else 2048,
-               "reason": "No space left on device" if mounted else "File too large"}
-    finally:
-        if mounted:
-            subprocess.run(["umount", "-l", str(disk)], check=False)
-
-
 @case("preprocessing", "a full disk while writing stage outputs")
-def test_a_full_disk_during_format_is_one_line_and_leaves_no_temporary_file(
-        london: Path, tmp_path: Path, small_disk: dict[str, Any]) -> None:
+def test_a_full_disk_during_format_is_one_line_and_leaves_no_temporary_file(london: Path, tmp_path: Path) -> None:
     raw = london_tree(london, tmp_path / "raw", london_subjects(london)[:20])
-    out = small_disk["path"] / "formatted"
+    out = tmp_path / "disk" / "formatted"
     before = snapshot(raw)
-    run = run_cli(fmt(tmp_path, raw, formatted=str(out)), tmp_path, max_file_bytes=small_disk["limit"])
-    line = error_line(run)
-    assert line.startswith(f"fer-compare: error: cannot write {out}/") and line.endswith(f"({small_disk['reason']})")
-    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]  # the writer removed its temporary file
-    assert not (out / "stage.json").exists()  # nothing claims the folder is complete
+    with small_disk(tmp_path / "disk", 96, 2048) as disk:
+        run = run_cli(fmt(tmp_path, raw, formatted=str(out)), tmp_path, max_file_bytes=disk["limit"])
+        line = error_line(run)
+        assert line.startswith(f"fer-compare: error: cannot write {out}/") and line.endswith(f"({disk['reason']})")
+        assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]  # the writer removed its temporary file
+        assert not (out / "stage.json").exists()  # nothing claims the folder is complete
     assert snapshot(raw) == before
 
 
