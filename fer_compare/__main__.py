@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from .config import describe_keys, load_config
@@ -28,8 +29,31 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so that it is handled as Ctrl-C is (a checkpoint saved)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    terminated = False
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _main(args)
+    except Terminated:
+        terminated = True
+        print("fer-compare: error: terminated (SIGTERM)", file=sys.stderr)
+        return 143
+    finally:
+        signal.signal(signal.SIGTERM, previous if not terminated else signal.SIG_DFL)
+
+
+def _main(args: argparse.Namespace) -> int:
+    from .files import WriteError
+
     try:
         config = load_config(args.config, args.overrides)
         if needs_tensorflow(config):
@@ -39,12 +63,26 @@ def main(argv: list[str] | None = None) -> int:
         from .pipeline import run_pipeline
 
         run_pipeline(config)
-    except UserError as e:
+    except (UserError, WriteError) as e:
+        if e.exit_code == 130 and isinstance(e.__context__, Terminated):  # SIGTERM during training
+            print(f"fer-compare: error: terminated (SIGTERM): {str(e).removeprefix('interrupted: ')}", file=sys.stderr)
+            return 143
         print(f"fer-compare: error: {e}", file=sys.stderr)
         return e.exit_code
+    except Terminated:
+        print("fer-compare: error: terminated (SIGTERM)", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("fer-compare: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:
+        from .files import DISK_ERRORS
+
+        if e.errno not in DISK_ERRORS:
+            raise
+        # A writer that does not yet go through files.py: still one line, naming the file.
+        print(f"fer-compare: error: cannot write {e.filename or 'a file'} ({e.strerror})", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -54,10 +54,23 @@ def save_checkpoint(manager: tf.train.CheckpointManager, checkpoint_number: int 
     try:
         return manager.save(checkpoint_number=checkpoint_number)
     except (OSError, tf.errors.OpError) as e:
+        remove_partial_checkpoints(Path(manager.directory))
         # TensorFlow's message ends "...; No space left on device [Op:SaveV2]": keep the OS's words.
         reason = getattr(e, "strerror", None) or str(e).strip().splitlines()[0].rsplit(";", 1)[-1]
         reason = re.sub(r"\s*\[Op:\w+\]$", "", reason.strip())
         raise UserError(f"cannot write a checkpoint to {manager.directory} ({reason[:200]})") from None
+
+
+def remove_partial_checkpoints(folder: Path) -> None:
+    """TensorFlow writes a checkpoint into `<prefix>_temp/` (and `.tmp` index files) and renames it when
+    whole; a failed save leaves them behind."""
+    import shutil
+
+    for partial in [*folder.glob("*_temp"), *folder.glob("*_temp_*"), *folder.glob("*.tempstate*")]:
+        if partial.is_dir():
+            shutil.rmtree(partial, ignore_errors=True)
+        else:
+            partial.unlink(missing_ok=True)
 
 
 SAVE_COUNTER = "save_counter/.ATTRIBUTES/VARIABLE_VALUE"  # tf.train.Checkpoint's own variable
@@ -162,6 +175,36 @@ def _export(model: EmotionModel, folder: Path, hyper: dict[str, Any], inputs: di
     return folder
 
 
+def _check_fingerprint(folder: Path, key: str) -> None:
+    """A damaged fingerprint.pb: TensorFlow logs a traceback and loads anyway; we refuse in one line."""
+    path = folder / "fingerprint.pb"
+    if not path.is_file():
+        return
+    from google.protobuf.message import DecodeError
+    from tensorflow.core.protobuf import fingerprint_pb2
+
+    try:
+        fingerprint_pb2.FingerprintDef().ParseFromString(path.read_bytes())
+    except (DecodeError, OSError, ValueError):
+        raise UserError(f"{key}: cannot load {folder} (fingerprint.pb is corrupted)") from None
+
+
+def load_problem(folder: Path, e: BaseException) -> str:
+    """TensorFlow's reason a SavedModel does not load, whole and in one line, naming the damaged file."""
+    text = " ".join(str(e).split())
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text)
+    found = re.search(r"Cannot parse file b?'([^']+)'.*?: (.*)$", text)
+    if found:
+        return f"{Path(found[1]).name} is corrupted: {found[2].rsplit(': ', 1)[-1].strip().rstrip('.:')}"
+    if "Checksum does not match" in text or "TensorBundle" in text:
+        return "variables/variables.data-* is corrupted (checksum does not match)"
+    found = re.search(r"Unable to read file \(([^)]+)\)", text)
+    if found:
+        return f"{Path(found[1]).relative_to(folder) if found[1].startswith(str(folder)) else found[1]} is corrupted"
+    text = text.rstrip(" :")
+    return text if len(text) <= 240 else text[:240].rsplit(" ", 1)[0] + " …"
+
+
 class LoadedModel:
     """A SavedModel exported by fer_compare, used for prediction (test and video stages)."""
 
@@ -171,9 +214,13 @@ class LoadedModel:
             raise UserError(f"{key}: {folder} is not a fer_compare SavedModel (no saved_model.pb / {DESCRIPTION})")
         try:
             self.description = json.loads(desc.read_text())
+        except (OSError, ValueError):
+            raise UserError(f"{key}: {desc} is corrupted (not a readable model description)") from None
+        _check_fingerprint(folder, key)
+        try:
             self._module = tf.saved_model.load(str(folder))
         except Exception as e:
-            raise UserError(f"{key}: cannot load {folder} ({str(e).splitlines()[0][:200]})") from None
+            raise UserError(f"{key}: cannot load {folder} ({load_problem(folder, e)})") from None
         self.kind = self.description["kind"]
         self.classes = list(self.description["classes"])
         self.input_shape = list(self.description["input_shape"])

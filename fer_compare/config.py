@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import copy
 import difflib
+import itertools
 import json
+import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -236,7 +239,10 @@ def describe_keys() -> str:
 
 def _check(value: Any, default: Any, path: str) -> Any:
     leaf = path.split(".")[-1]
-    if value is None and (default is None or leaf in _NULLABLE):
+    _check_finite(value, path)
+    # null where the default is null; and for a model's emotions (every emotion found). Not for the
+    # top-level learning_rate, whose null would reach the optimizer.
+    if value is None and (default is None or (leaf in _NULLABLE and path.startswith("nn."))):
         return None
     if default is None and leaf == "learning_rate":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
@@ -278,10 +284,22 @@ def _check(value: Any, default: Any, path: str) -> Any:
                 raise UserError(f"{path}: expected numbers, got {json.dumps(value)}")
             if leaf != "dropout" and not all(x > 0 for x in value):
                 raise UserError(f"{path}: expected positive numbers, got {json.dumps(value)}")
+            if leaf in ("size", "input"):  # pixel sizes: whole numbers (60.5 pixels would crash OpenCV)
+                if not all(float(x).is_integer() for x in value):
+                    raise UserError(f"{path}: expected whole numbers, got {json.dumps(value)}")
+                value = [int(x) for x in value]
         if default and all(isinstance(x, str) for x in default):
             if not all(isinstance(x, str) for x in value):
                 raise UserError(f"{path}: expected a list of names, got {json.dumps(value)}")
     return value
+
+
+def _check_finite(value: Any, path: str) -> None:
+    """NaN and infinity pass every comparison test the other checks make: refuse them first."""
+    values = value if isinstance(value, list) else [value]
+    for x in values:
+        if isinstance(x, float) and not math.isfinite(x):
+            raise UserError(f"{path}: expected a finite number, got {json.dumps(value)}")
 
 
 def _merge(base: dict[str, Any], user: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -334,12 +352,19 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict[str,
     user: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
+        if path.is_dir():
+            raise UserError(f"{path}: a folder, not a config file; give the path of a .json file")
         if not path.is_file():
             raise UserError(f"{path}: no such config file")
         try:
             user = json.loads(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            raise UserError(f"{path}: not a text file") from None
+        except OSError as e:
+            raise UserError(f"{path}: cannot read the config file ({e.strerror})") from None
+        except UnicodeDecodeError as e:
+            raise UserError(f"{path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); "
+                            f"save it as UTF-8") from None
+        except RecursionError:
+            raise UserError(f"{path}: not valid JSON (nested too deeply)") from None
         except json.JSONDecodeError as e:
             raise UserError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
         if not isinstance(user, dict):
@@ -352,7 +377,123 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict[str,
     return config
 
 
+# Ranges of numeric settings beyond what _validate below says in words: (least, most), inclusive.
+# The upper bounds are what a run can use; a larger value is a typo that would fail deep inside
+# OpenCV or TensorFlow (or allocate until the machine gives up).
+_INT_MAX = 2**31 - 1
+_RANGES: dict[str, tuple[float, float]] = {
+    "image.size": (8, 4096), "nn.input": (1, 1_000_000), "detection.scale_factor": (1.0001, 10),
+    "detection.min_neighbors": (0, 1000), "detection.detect_width": (0, 100_000), "detection.min_size": (0, 100_000),
+    "blur_options.ksize": (1, 255), "blur_options.sigma": (0, 1000), "workers": (1, 64),
+    "split.seed": (0, _INT_MAX), "seed": (0, _INT_MAX), "stopping.check_every": (1, 1_000_000),
+    "stopping.min_epochs": (0, 1_000_000_000), "stopping.min_increase": (0, 1e30), "checkpoint_seconds": (0, 1e9),
+    "evaluation.folds": (1, 1000), "augment.shift": (0, 1000), "video_detect_width": (0, 100_000),
+    "video_redetect_every": (1, 1_000_000), "video_max_frames": (0, 2**62), "video_source": (-10_000, 10_000),
+    "learning_rate": (1e-30, 1e9), "nn.gradient_fnn.row_blocks": (1, 1_000_000),
+    "*.batch_size": (1, 1_000_000), "*.max_epochs": (1, 1_000_000_000), "*.learning_rate": (1e-30, 1e9),
+    "*.l2": (0, 1e9), "*.filters": (1, 65_536), "*.hidden": (1, 1_000_000), "*.subnet": (1, 1_000_000),
+    "*.kernel_size": (1, 4096),
+}
+
+
+def _validate_ranges(config: dict[str, Any]) -> None:
+    """Every numeric setting (and every number in a list setting) within its range; other integers within int32."""
+    for path, value in _flatten(config).items():
+        key = path if path in _RANGES else "*." + path.split(".")[-1]
+        bounds = _RANGES.get(key) if key in _RANGES else None
+        values = value if isinstance(value, list) else [value]
+        for x in values:
+            if isinstance(x, bool) or not isinstance(x, (int, float)):
+                continue
+            least, most = bounds if bounds else (-_INT_MAX, _INT_MAX)
+            if not least <= x <= most:
+                raise UserError(f"{path}: {json.dumps(value)} is out of range (expected {_number(least)} to "
+                                f"{_number(most)})")
+
+
+def _number(x: float) -> str:
+    return f"{x:g}" if isinstance(x, float) else f"{x:,}"
+
+
+def memory_bytes() -> int:
+    """Physical memory of this machine (what a model's weights, Adam's slots and activations must fit in)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 16 * 2**30
+
+
+def training_bytes(config: dict[str, Any], kind: str) -> tuple[int, int]:
+    """(weights, bytes to train) of a model as configured, estimated before anything is built.
+
+    Bytes: float32 weights, their gradients and Adam's two slots (16 bytes a weight), plus one
+    batch's largest activations (forward and backward, x3).
+    """
+    width, height = config["nn"]["input"]
+    m = config["nn"][kind]
+    classes = 8
+    batch = m["batch_size"]
+    if kind == "gradient_fnn":
+        sizes = [width * height, *m["hidden"], classes]
+        weights = sum(a * b + b for a, b in itertools.pairwise(sizes))
+        activations = batch * max(sizes)
+    elif kind == "cnn":
+        k = m["kernel_size"]
+        weights, channels, w, h = 0, 1, width, height
+        activations = 0
+        for f in m["filters"]:
+            weights += k * k * channels * f + f
+            activations = max(activations, batch * w * h * f)
+            channels, w, h = f, -(-w // 2), -(-h // 2)
+        sizes = [w * h * channels, *m["hidden"], classes]
+        weights += sum(a * b + b for a, b in itertools.pairwise(sizes))
+        activations = max(activations, batch * max(sizes))
+    else:
+        subnet = [42, *m["subnet"]]
+        weights = 4 * sum(a * b + b for a, b in itertools.pairwise(subnet))
+        sizes = [subnet[-1], *m["hidden"], classes]
+        weights += sum(a * b + b for a, b in itertools.pairwise(sizes))
+        activations = batch * 4 * max(subnet + sizes)
+    return weights, 16 * weights + 3 * 4 * activations
+
+
+def _validate_sizes(config: dict[str, Any]) -> None:
+    """Refuse, before anything is built, a model that cannot fit in this machine's memory."""
+    available = memory_bytes()
+    for kind in config["models"]:
+        weights, need = training_bytes(config, kind)
+        if need > available:
+            m = config["nn"][kind]
+            keys = [f"nn.input {json.dumps(config['nn']['input'])}"]
+            for leaf in ("filters", "subnet", "hidden"):
+                if leaf in m:
+                    keys.append(f"nn.{kind}.{leaf} {json.dumps(m[leaf])}")
+            keys.append(f"nn.{kind}.batch_size {m['batch_size']}")
+            raise UserError(f"{', '.join(keys)}: {kind} would have {weights:,} weights and need about "
+                            f"{need / 2**30:,.1f} GiB to train; this machine has {available / 2**30:.1f} GiB")
+
+
+PATH_KEYS = ("raw_source", "train_source", "test_source", "align_template", "formatted", "aligned", "gradients",
+             "blurred", "model_to_load", "model_to_save", "landmark_model", "runs_dir",
+             "video_output", "video_predictions", "video_source", "run_name")
+
+
+def _validate_paths(config: dict[str, Any]) -> None:
+    """Strings the tool will open or create: no NUL, parts the file system can name (else OSError later)."""
+    for key in PATH_KEYS:
+        value = config[key]
+        if not isinstance(value, str):
+            continue
+        if "\0" in value:
+            raise UserError(f"{key}: a path cannot contain a NUL character, got {json.dumps(value)}")
+        longest = max((len(part.encode("utf-8", "surrogatepass")) for part in Path(value).parts), default=0)
+        if longest > 255 or len(value.encode("utf-8", "surrogatepass")) > 4000:
+            raise UserError(f"{key}: path too long for the file system ({len(value)} characters, "
+                            f"longest part {longest} bytes; at most 255 a part)")
+
+
 def _validate(config: dict[str, Any]) -> None:
+    _validate_paths(config)
     for name in config["models"]:
         if name not in MODEL_NAMES:
             close = difflib.get_close_matches(name, MODEL_NAMES, n=1)
@@ -426,6 +567,11 @@ def _validate(config: dict[str, Any]) -> None:
     if landmark_model and not Path(landmark_model).is_file():
         problem = "is not a file" if Path(landmark_model).exists() else "does not exist"
         raise UserError(f"landmark_model: {landmark_model} {problem}")
+    _validate_ranges(config)  # after the checks above, whose messages say more
+    _validate_sizes(config)
+    kernel, smallest = config["nn"]["cnn"]["kernel_size"], min(config["nn"]["input"])
+    if "cnn" in config["models"] and kernel > smallest:
+        raise UserError(f"nn.cnn.kernel_size: {kernel} is larger than the network input ({smallest} pixels)")
 
 
 def _validate_architectures(nn: dict[str, Any]) -> None:

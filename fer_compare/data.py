@@ -111,6 +111,9 @@ def load_photos(config: dict[str, Any], key: str, features: bool) -> PhotoSet:
     """Read a stage folder (manifest + files) into arrays: landmark features or network-sized images."""
     folder = Path(config[key])
     records = read_manifest(folder, key)
+    from .stages.ownership import check_made_with
+
+    check_made_with(folder, key, config)  # the folder's own record, not the switches, says how it was made
     if not records:
         raise UserError(f"{key}: {folder} has no photos left to train on")
     size = tuple(config["nn"]["input"])

@@ -11,6 +11,7 @@ from typing import Any
 
 from .config import save_config
 from .errors import UserError
+from .files import WriteError
 from .progress import say
 
 
@@ -51,6 +52,17 @@ class Stage:
     folder: str | None
     needs_tensorflow: bool
     run: Callable[[Run], Any]
+
+
+def _remove_if_empty(run_dir: Path | None) -> None:
+    """A refused run leaves no run folder behind that holds only its config and model descriptions."""
+    if run_dir is None or not run_dir.is_dir():
+        return
+    files = [p for p in run_dir.rglob("*") if p.is_file()]
+    if all(p.name in ("config.json", "model.json") for p in files):
+        import shutil
+
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 # Each stage imports its code only when it runs: `--help` and the preprocessing stages stay light.
@@ -122,22 +134,30 @@ def needs_tensorflow(config: dict[str, Any]) -> bool:
 
 def run_pipeline(config: dict[str, Any]) -> Run:
     """Run each stage whose switch is on, in the order of STAGES; each result is kept in `Run.results`."""
+    from .stages.ownership import check_folders
+
+    check_folders(config)  # no stage may write where another stage or an input lives: checked before any runs
     run = Run(config)
     chosen = [stage for stage in STAGES if config[stage.name]]
     if not chosen:
         say("no stage is switched on; set one of " + ", ".join(STAGE_ORDER) + " to true")
     writing_folders = [stage for stage in chosen if stage.folder is not None]
-    for stage in chosen:
-        say(f"[{stage.name}]")
-        start = time.perf_counter()
-        run.results[stage.name] = stage.run(run)
-        if stage.folder is not None:  # the resolved config beside the outputs it produced
-            save_config(config, Path(config[stage.folder]))
-        say(f"  {stage.name} took {time.perf_counter() - start:.1f} s")
-        if writing_folders and stage is writing_folders[-1]:
-            from .stages.runner import close_pool
+    try:
+        for stage in chosen:
+            say(f"[{stage.name}]")
+            start = time.perf_counter()
+            run.results[stage.name] = stage.run(run)
+            if stage.folder is not None:  # the resolved config beside the outputs it produced
+                save_config(config, Path(config[stage.folder]))
+            say(f"  {stage.name} took {time.perf_counter() - start:.1f} s")
+            if writing_folders and stage is writing_folders[-1]:
+                from .stages.runner import close_pool
 
-            close_pool()  # free the preprocessing workers before training starts
+                close_pool()  # free the preprocessing workers before training starts
+    except (UserError, WriteError) as e:
+        if e.exit_code == 2:
+            _remove_if_empty(run.run_dir)
+        raise
     if run.run_dir is not None:
         say(f"run folder: {run.run_dir}")
         say(f"compare runs: tensorboard --logdir {config['runs_dir']}")

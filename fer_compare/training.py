@@ -19,6 +19,7 @@ from .checkpoints import check_compatible, export_saved_model, restore, save_che
 from .config import input_settings, model_config
 from .data import ModelData
 from .errors import UserError
+from .files import fault_point
 from .input import InputPipeline
 from .kinds import FEATURES
 from .kinds import kind as kind_of
@@ -329,6 +330,7 @@ class Trainer:
                     self._log_epoch(writers, row, epoch, final=False)
                 say(f"  {self.kind} epoch {epoch:3d}: train loss {train_loss:.4f}  validation loss {val_loss:.4f}"
                     f"  accuracy {val_acc:.3f}  ({row['seconds']:.1f} s)")
+                fault_point("train:epoch")  # tests: a signal after a known epoch (files.fault_point)
                 if stop:
                     stopped = (f"validation loss rose by >= {self.rule.min_increase} since the check "
                                f"{self.rule.check_every} epochs earlier (epoch {epoch})")

@@ -12,6 +12,7 @@ from fer_compare.data import choose_classes, load_model_data
 from fer_compare.errors import UserError
 from fer_compare.files import read_gray, write_image
 from fer_compare.records import Record, write_manifest
+from fer_compare.stages.ownership import record_stage
 
 
 def formatted_folder(london: Path, tmp: Path, subjects: int = 3) -> Path:
@@ -26,6 +27,7 @@ def formatted_folder(london: Path, tmp: Path, subjects: int = 3) -> Path:
             write_image(path, np.ascontiguousarray(gray[::4, ::4][:100, :100]))
             records.append(Record(key=f"{emotion}/{number}", path=str(path), emotion=emotion, subject=number))
     write_manifest(out, records)
+    record_stage(out, "format", {"image.size": [100, 100]})  # what the format stage records when it finishes
     return out
 
 

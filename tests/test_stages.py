@@ -95,10 +95,22 @@ def test_a_second_run_resumes_and_redoes_only_what_changed(raw, processed):
     again = format.run(config)
     assert again.written == 0 and again.reused == len(again.records)
     src = raw / "happy" / "003_08.jpg"
+    # Times prove nothing (cp -p and rsync -a keep them): a newer photo with the same content is up to date ...
     later = os.stat(src).st_mtime + 5
     os.utime(src, (later, later))
     out = next(r for r in again.records if r.key == "happy/003_08")
     os.utime(out.path, (later - 10, later - 10))
+    assert format.run(config).written == 0
+    # ... and another photo under the old time is not.
+    original = src.read_bytes()
+    stat = os.stat(src)
+    try:
+        cv2.imwrite(str(src), cv2.flip(cv2.imread(str(src)), 1))
+        os.utime(src, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        assert format.run(config).written == 1
+    finally:
+        src.write_bytes(original)
+        os.utime(src, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert format.run(config).written == 1
 
 
@@ -108,8 +120,10 @@ def test_half_written_temporary_files_are_never_taken_for_outputs(processed):
 
     folder = Path(config["aligned"])
     (folder / "happy" / ".003_08.png.abc.tmp").write_bytes(b"partial")
+    (folder / "happy" / ".003_08.png.999999999.abc.tmp").write_bytes(b"partial, from a dead writer")
     keys = {r.key for r in align.run(config).records}
     assert not any(k.endswith(".tmp") or "/." in k for k in keys)
+    assert not (folder / "happy" / ".003_08.png.999999999.abc.tmp").exists()  # swept
 
 
 def test_output_inside_input_is_refused(raw, tmp_path):

@@ -9,22 +9,38 @@ from pathlib import Path
 from ..emotions import canonical
 from ..errors import UserError
 from ..files import IMAGE_SUFFIXES, is_image
+from ..progress import say
 from ..records import Reject
 
 LOOKED_FOR = ", ".join(sorted(IMAGE_SUFFIXES))
 
 
 def walk_files(root: Path) -> Iterator[Path]:
-    """Every visible file below `root`, folder by folder in name order; hidden files and folders skipped."""
+    """Every visible file below `root`, folder by folder in name order; hidden files and folders skipped.
+
+    Linked folders that lead outside `root` are followed (datasets are often linked in). A link to a
+    folder inside `root` is not: its photos are read where they really are, under their own folder's
+    label; followed, it would file them under the link's folder (a happy/ link to neutral/ would
+    relabel every neutral photo happy). Each such link is named in a warning.
+    """
     seen: set[str] = set()
+    top = os.path.realpath(root)
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        # Linked folders are followed (datasets are often linked in), but each real folder only once.
         real = os.path.realpath(dirpath)
         if real in seen:
             dirnames[:] = []
             continue
         seen.add(real)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        kept = []
+        for d in sorted(d for d in dirnames if not d.startswith(".")):
+            link = os.path.join(dirpath, d)
+            target = os.path.realpath(link)
+            if os.path.islink(link) and (target == top or target.startswith(top + os.sep)):
+                say(f"  warning: {link} is a link to {target}, inside the same dataset; not followed "
+                    f"(its photos keep the label of the folder they are in)")
+                continue
+            kept.append(d)
+        dirnames[:] = kept
         for name in sorted(filenames):
             if not name.startswith("."):
                 yield Path(dirpath, name)

@@ -46,6 +46,14 @@ def resolve_template(path: Path | str) -> Path:
     return path
 
 
+def check_face(image: np.ndarray, path: Path) -> None:
+    """dlib places 68 points on anything; without a face they are noise, and every photo would be
+    warped onto them without a word. The template must hold a face Haar finds."""
+    if not HaarFaceDetector().detect(image):
+        raise UserError(f"align_template: no face found in {path}; the template must be a face crop "
+                        f"(like templates/template.png)")
+
+
 class Template:
     """The template image and its 68 landmarks, found once."""
 
@@ -59,5 +67,6 @@ class Template:
             raise UserError(f"align_template: {path} is not a usable image ({e})") from None
         if image.shape[1] != size[0] or image.shape[0] != size[1]:
             image = cv2.resize(image, tuple(size), interpolation=cv2.INTER_AREA)
+        check_face(image, path)
         self.image = image
         self.landmarks = predictor(image)

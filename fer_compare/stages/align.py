@@ -9,9 +9,10 @@ from typing import Any
 from ..errors import UserError
 from ..face.chain import FaceChain
 from ..face.landmarks import find_landmark_model
-from ..face.template import resolve_template
+from ..face.template import check_face, resolve_template
 from ..files import ImageError, read_gray, write_array, write_image
 from ..records import Record, Reject, read_manifest
+from .ownership import check_made_with
 from .runner import StageResult, prepare_output, run_stage
 
 
@@ -45,14 +46,16 @@ def run(config: dict[str, Any]) -> StageResult:
     if not template_path.is_file():
         raise UserError(f"align_template: {template_path} does not exist")
     try:
-        read_gray(template_path)
+        check_face(read_gray(template_path), template_path)  # here, once, not as a reject of every photo
     except ImageError as e:
         raise UserError(f"align_template: {template_path} is not a usable image ({e})") from None
     records = read_manifest(src, "formatted")
+    check_made_with(src, "formatted", config)
     prepare_output(out, "aligned", [("formatted", src)])  # only once the inputs are known good
     template = resolve_template(config["align_template"])
     return run_stage(
         "align", records, out, partial(FaceAlignerStep, config, out),
         outputs=lambda r: ([out / f"{r.key}.png", out / f"{r.key}.npz"], [Path(r.path), template]),
-        workers=config["workers"], settings={"image": config["image"], "landmark_model": config["landmark_model"]},
+        workers=config["workers"], source=src,
+        settings={"image": config["image"], "landmark_model": config["landmark_model"]},
     )

@@ -9,6 +9,7 @@ from typing import Any
 from ..face.chain import FaceChain
 from ..files import ImageError, read_gray, write_image
 from ..records import Record, Reject, read_manifest
+from .ownership import check_made_with
 from .runner import StageResult, prepare_output, run_stage
 
 
@@ -33,9 +34,10 @@ def run(config: dict[str, Any]) -> StageResult:
     source_key = config["blur_options"]["source"]
     src, out = Path(config[source_key]), Path(config["blurred"])
     records = read_manifest(src, source_key)
+    check_made_with(src, source_key, config)
     prepare_output(out, "blurred", [(source_key, src)])  # only once the inputs are known good
     return run_stage(
         "blur", records, out, partial(BlurStep, config, out),
         outputs=lambda r: ([out / f"{r.key}.png"], [Path(r.path)]),
-        workers=config["workers"], settings=config["blur_options"],
+        workers=config["workers"], settings={"blur_options": config["blur_options"]}, source=src,
     )

@@ -13,6 +13,7 @@ from ..face.chain import FaceChain
 from ..face.gradient import laplacian_image
 from ..files import ImageError, read_gray, write_image
 from ..records import Record, Reject, read_manifest
+from .ownership import check_made_with
 from .runner import StageResult, prepare_output, run_stage
 
 
@@ -82,11 +83,12 @@ def run(config: dict[str, Any]) -> StageResult:
 
     src, out = Path(config["aligned"]), Path(config["gradients"])
     records = read_manifest(src, "aligned")
+    check_made_with(src, "aligned", config)
     prepare_output(out, "gradients", [("aligned", src)])  # only once the inputs are known good
     result = run_stage(
         "gradient", records, out, partial(GradientStep, config, out),
         outputs=lambda r: ([out / f"{r.key}.png"], [Path(r.path), Path(r.path).with_suffix(".npz")]),
-        workers=config["workers"], settings=config["gradient_options"],
+        workers=config["workers"], settings={"gradient_options": config["gradient_options"]}, source=src,
     )
     montage = write_montage(config, result.records, out)
     if montage:

@@ -14,11 +14,33 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from ..files import atomic_write_text, is_inside, probe_write
+from ..files import (
+    DISK_ERRORS,
+    WriteError,
+    fault_point,
+    is_inside,
+    probe_write,
+    reason,
+    sweep_temporaries,
+    write_failed,
+)
 from ..progress import progress, say
 from ..records import MANIFEST, Record, Reject, write_manifest, write_rejects
+from .ownership import (
+    MARKER,
+    STAGE_FILE,
+    check_owner,
+    fingerprint,
+    flat,
+    lock_folder,
+    made_with,
+    read_stage_file,
+    record_stage,
+    release_folder,
+    write_marker,
+)
 
-MARKER = ".fer_compare_stage"
+__all__ = ["MARKER", "StageResult", "prepare_output", "probe_write", "run_stage", "worker_pool"]
 
 # Worker-process state: each worker builds a stage's processor once, on its first photo of
 # that stage (dlib's and OpenCV's models cannot be pickled and take 0.5 s to load).
@@ -87,7 +109,8 @@ class StageResult:
 
 
 def prepare_output(out: Path, key: str, inputs: list[tuple[str, Path]]) -> None:
-    """Refuse an output folder that overlaps an input or holds someone else's files; then create it."""
+    """Refuse an output folder that overlaps an input, belongs to another stage or to the user, or that
+    another run is writing; then create it, mark it as this stage's and lock it (ownership.py)."""
     for in_key, folder in inputs:
         if not str(folder):
             continue
@@ -95,27 +118,35 @@ def prepare_output(out: Path, key: str, inputs: list[tuple[str, Path]]) -> None:
             raise UserError(f"{key}: output folder {out} is inside the input folder {in_key} ({folder})")
         if is_inside(folder, out):
             raise UserError(f"{key}: output folder {out} contains the input folder {in_key} ({folder})")
-    if out.exists():
-        if not out.is_dir():
-            raise UserError(f"{key}: {out} exists and is not a folder")
-        ours = (out / MARKER).exists() or (out / MANIFEST).exists()
-        if not ours and any(out.iterdir()):
-            raise UserError(f"{key}: {out} already holds files that fer_compare did not write; choose an empty folder")
+    check_owner(out, key)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        (out / MARKER).touch()
         probe_write(out)
-    except OSError as e:
-        raise UserError(f"{key}: cannot write to {out} ({e.strerror})") from None
+        lock_folder(out, key)
+        check_owner(out, key)  # again, under the lock: another run may have made it meanwhile
+        write_marker(out, key)
+    except (OSError, WriteError) as e:
+        raise UserError(f"{key}: cannot write to {out} ({reason(e)})") from None
+    sweep_temporaries(out)  # a killed run's half-written files; ours are locked, so none is in use
 
 
-def up_to_date(output: Path, inputs: list[Path]) -> bool:
-    """An output is reusable when it exists and is newer than every input it was made from."""
+def _process(task: tuple[str, Callable[[], Any], Record]) -> Record | Reject:
+    """One photo; any failure of the photo itself is a reject, while a failing disk (WriteError) stops the stage."""
     try:
-        t = output.stat().st_mtime_ns
-    except FileNotFoundError:
-        return False
-    return all(p.stat().st_mtime_ns <= t for p in inputs if p.exists())
+        return _work(task)
+    except (WriteError, UserError):  # the disk, or the stage's own settings (its processor could not be built)
+        raise
+    except OSError as e:
+        if e.errno in DISK_ERRORS:
+            raise write_failed(e.filename or task[2].key, e) from None
+        return _failed(task[2], e)
+    except Exception as e:  # a photo that breaks a library is a reject, not a crash
+        return _failed(task[2], e)
+
+
+def _failed(record: Record, e: BaseException) -> Reject:
+    return Reject(record.source or record.path, f"could not be processed ({type(e).__name__}: {reason(e)})",
+                  record.key, record.emotion, record.subject)
 
 
 def run_stage(
@@ -127,48 +158,79 @@ def run_stage(
     workers: int,
     settings: dict[str, Any],
     earlier_rejects: list[Reject] = (),
+    source: Path | None = None,
 ) -> StageResult:
     """Process every record not already up to date; write the manifest and the rejects list.
 
     `outputs(record)` gives (files this step writes, files it reads); `factory()` builds the
     per-process callable that turns a record into its output record or a Reject. `settings`
-    are the config values the outputs depend on: when they change, everything is redone.
+    are the config values the outputs depend on (nested as in the config); with those of the
+    `source` stage folder they are recorded in stage.json, and when they change everything is
+    redone. A record is reused only when its input and output files still have the size and
+    SHA-256 recorded (copies with `cp -p` or `rsync -a` keep old times, so times prove nothing).
     """
     kept: list[Record] = []
     todo: list[Record] = []
-    settings_file = out / "stage.json"
-    text = json.dumps(settings, sort_keys=True)
-    same_settings = settings_file.exists() and settings_file.read_text() == text
+    settings_file = out / STAGE_FILE
+    own = flat(settings)
+    upstream = made_with(source)
+    made = {**upstream, **own}
+    previous = read_stage_file(out)
+    same_settings = previous is not None and previous.get("made_with") == json.loads(json.dumps(made))
     if not same_settings:
         # Until this run finishes, no earlier output may pass for one made with the new settings
         # (and, if it is killed, none of its outputs for one made with the old).
         settings_file.unlink(missing_ok=True)
+    recorded = previous.get("files", {}) if same_settings else {}
+    cache: dict[str, list[Any]] = {}
+    files: dict[str, dict[str, Any]] = {}
+
+    def prints(r: Record) -> dict[str, Any]:
+        made_files, used = outputs(r)
+        return {"in": [fingerprint(p, cache) for p in used],
+                "out": [fingerprint(m) for m in made_files]}
+
     for r in records:
-        made, used = outputs(r)
-        if same_settings and all(up_to_date(m, used) for m in made):
-            kept.append(r.at(made[0]))
+        made_files, _ = outputs(r)
+        before = recorded.get(r.key)
+        now = prints(r) if before is not None else None
+        if before is not None and now == before and None not in now["out"]:
+            kept.append(r.at(made_files[0]))
+            files[r.key] = now
         else:
             todo.append(r)
     reused = len(kept)
     rejects: list[Reject] = list(earlier_rejects)
-    if todo:
-        if workers > 1 and len(todo) > 8:
-            # Workers cache processors by stage and settings: a second run with other settings
-            # in the same process must not reuse the first run's processor.
-            key = f"{name}:{hashlib.sha1(pickle.dumps(factory)).hexdigest()}"
-            tasks = [(key, factory, r) for r in todo]
-            results = worker_pool(workers).imap_unordered(_work, tasks, chunksize=4)
-            for result in progress(results, len(todo), name):
-                (kept if isinstance(result, Record) else rejects).append(result)
-        else:
-            _init_worker()
-            _processors.pop(name, None)  # settings may differ between runs in one process
-            for r in progress(todo, len(todo), name):
-                result = _work((name, factory, r))
-                (kept if isinstance(result, Record) else rejects).append(result)
-    atomic_write_text(settings_file, text)
-    write_manifest(out, kept)
-    write_rejects(out, rejects)
+    try:
+        if todo:
+            done: list[Record] = []
+            if workers > 1 and len(todo) > 8:
+                # Workers cache processors by stage and settings: a second run with other settings
+                # in the same process must not reuse the first run's processor.
+                key = f"{name}:{hashlib.sha1(pickle.dumps(factory)).hexdigest()}"
+                tasks = [(key, factory, r) for r in todo]
+                results = worker_pool(workers).imap_unordered(_process, tasks, chunksize=4)
+                for result in progress(results, len(todo), name):
+                    (done if isinstance(result, Record) else rejects).append(result)
+            else:
+                _init_worker()
+                _processors.pop(name, None)  # settings may differ between runs in one process
+                for r in progress(todo, len(todo), name):
+                    result = _process((name, factory, r))
+                    (done if isinstance(result, Record) else rejects).append(result)
+                    fault_point(f"{name}:photo")
+            by_key = {r.key: r for r in todo}
+            for r in done:
+                files[r.key] = prints(by_key[r.key])
+            kept += done
+        write_manifest(out, kept)
+        write_rejects(out, rejects)
+        # Last: the stage file says the folder is complete, made with these settings from these files.
+        record_stage(out, name, made, files)
+    except WriteError as e:
+        raise UserError(str(e)) from None
+    finally:
+        release_folder(out)
     result = StageResult(name, sorted(kept, key=lambda r: r.key), rejects, len(records) + len(earlier_rejects),
                          len(kept) - reused, reused)
     say("  " + result.summary())

@@ -10,6 +10,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..files import fault_point
 from ..progress import say
 from .capture import FrameSource, open_source
 from .choice import choose_kind, load_model
@@ -70,6 +71,7 @@ def _loop(config: dict[str, Any], source: FrameSource, predictor: FramePredictor
                     sink = _open_sink(frame, want_window, video_path, source.fps)
                 keep_going = sink.write(frame)
                 frames += 1
+                fault_point("video:frame")  # tests: a signal after a known frame (files.fault_point)
                 elapsed = time.perf_counter() - t0
                 rate = 1.0 / elapsed if rate == 0.0 else 0.9 * rate + 0.1 / max(elapsed, 1e-6)
                 if not keep_going:
@@ -77,6 +79,7 @@ def _loop(config: dict[str, Any], source: FrameSource, predictor: FramePredictor
         except KeyboardInterrupt:
             say("  stopped by the user (Ctrl-C); keeping the frames processed so far")
         seconds = time.perf_counter() - start
+        table.finish()  # both files whole before either is renamed into place
         written_video = sink.commit() if sink is not None else None
         written_csv = table.commit()
     except BaseException:

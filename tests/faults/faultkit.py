@@ -7,6 +7,7 @@ source and checks them against the table.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -96,11 +97,24 @@ def cli_command(sets: dict[str, Any], config: Path | None = None, drop_root: boo
     return cmd
 
 
-def child_env() -> dict[str, str]:
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("DISPLAY", None)  # the video stage writes a file instead of opening a window
+    env.pop(FAULT_ENV, None)
+    # The CLI of this checkout (a worktree, say), not whichever one the virtual environment installed.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.update(extra or {})
     return env
+
+
+FAULT_ENV = "FER_COMPARE_FAULT"
+
+
+def fault(point: str, count: int, sig: str = "KILL") -> dict[str, str]:
+    """The environment that makes the CLI send itself SIG<sig> the `count`-th time it passes `point`
+    (fer_compare.files.fault_point): an interruption at a known place, not after a guessed delay."""
+    return {FAULT_ENV: f"{point}:{count}:{sig}"}
 
 
 def root_drop_prefix() -> list[str]:
@@ -135,7 +149,8 @@ def _default_sigint() -> None:
 class LiveCli:
     """The CLI running in its own process group; stdout read line by line as it comes."""
 
-    def __init__(self, sets: dict[str, Any], cwd: Path, config: Path | None = None, drop_root: bool = False) -> None:
+    def __init__(self, sets: dict[str, Any], cwd: Path, config: Path | None = None, drop_root: bool = False,
+                 env: dict[str, str] | None = None) -> None:
         self.args = cli_command(sets, config, drop_root)
         self.lines: list[str] = []
         self._changed = threading.Condition()
@@ -144,7 +159,7 @@ class LiveCli:
         # SIGINT at its default, as in a terminal: a suite started in the background (`pytest &`) has it
         # ignored, the child would inherit that, and Ctrl-C could not be simulated.
         self.proc = subprocess.Popen(self.args, cwd=cwd, stdout=subprocess.PIPE, stderr=self._stderr, text=True,
-                                     env=child_env(), start_new_session=True, preexec_fn=_default_sigint)
+                                     env=child_env(env), start_new_session=True, preexec_fn=_default_sigint)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -190,7 +205,8 @@ class LiveCli:
 
 
 def run_cli(sets: dict[str, Any], cwd: Path, config: Path | None = None, timeout: float = 300.0,
-            drop_root: bool = False, measure_rss: bool = False, max_file_bytes: int | None = None) -> CliRun:
+            drop_root: bool = False, measure_rss: bool = False, max_file_bytes: int | None = None,
+            env: dict[str, str] | None = None) -> CliRun:
     """Run `python -m fer_compare [config] --set ...` to the end; its exit code and output.
 
     With `measure_rss`, the CLI runs under /usr/bin/time, whose small process is the CLI's parent:
@@ -210,8 +226,8 @@ def run_cli(sets: dict[str, Any], cwd: Path, config: Path | None = None, timeout
     with open(out_path, "w") as out, open(err_path, "w") as err:
         limit = None if max_file_bytes is None else functools.partial(
             resource.setrlimit, resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
-        proc = subprocess.Popen(args, cwd=cwd, stdout=out, stderr=err, env=child_env(), start_new_session=True,
-                                preexec_fn=limit)
+        proc = subprocess.Popen(args, cwd=cwd, stdout=out, stderr=err, env=child_env(env), start_new_session=True,
+                                preexec_fn=_default_sigint if limit is None else limit)
         code, rss = _wait(proc, timeout)
     stdout, stderr = out_path.read_text(), err_path.read_text()
     out_path.unlink()
@@ -244,6 +260,39 @@ def succeeded(run: CliRun) -> None:
 
 
 # --- files ------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, size_kib: int, fallback_file_bytes: int) -> Iterator[dict[str, Any]]:
+    """A tmpfs of `size_kib` at `folder` as root (writes fail with ENOSPC, as on a full disk); otherwise
+    nothing is mounted and the CLI should run with every file capped at `fallback_file_bytes`
+    (RLIMIT_FSIZE: EFBIG). Either way the tool's real writers meet the failure.
+
+    Yields {"limit": max_file_bytes for run_cli, "reason": the OS's words the error line should end with}.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = False
+    if os.geteuid() == 0 and shutil.which("mount"):
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs", str(folder)],
+                                 capture_output=True).returncode == 0
+    try:
+        yield {"limit": None if mounted else fallback_file_bytes, "mounted": mounted,
+               "reason": "No space left on device" if mounted else "File too large"}
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def fill(folder: Path) -> None:
+    """Fill the file system of `folder` to the last byte."""
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def snapshot(*roots: Path) -> dict[str, str]:

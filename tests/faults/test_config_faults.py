@@ -162,3 +162,68 @@ def test_a_read_only_output_folder(tmp_path: Path, raw: Path, which: str) -> Non
     assert line.startswith(f"fer-compare: error: {key}:") and str(shown) in line
     assert "epoch" not in run.stdout  # refused before any training
     assert snapshot(raw, locked) == before
+
+
+@case("config", "an unreadable config file")
+def test_an_unreadable_config_file(tmp_path: Path, raw: Path) -> None:
+    path = tmp_path / "parameters.json"
+    path.write_text("{}")
+    path.chmod(0)
+    try:
+        run = run_cli(workspace(tmp_path, raw, format=True), tmp_path, config=path, drop_root=True)
+    finally:
+        path.chmod(0o644)
+    assert error_line(run) == f"fer-compare: error: {path}: cannot read the config file (Permission denied)"
+    assert not (tmp_path / "formatted").exists()
+
+
+@case("config", "a config path that is a folder")
+def test_a_config_path_that_is_a_folder(tmp_path: Path, raw: Path) -> None:
+    run = run_cli(workspace(tmp_path, raw, format=True), tmp_path, config=tmp_path)
+    line = error_line(run)
+    assert line == f"fer-compare: error: {tmp_path}: a folder, not a config file; give the path of a .json file"
+
+
+@case("config", "a config that is not UTF-8")
+def test_a_latin_1_config_names_the_encoding(tmp_path: Path, raw: Path) -> None:
+    path = tmp_path / "parameters.json"
+    path.write_bytes('{"run_name": "café"}'.encode("latin-1"))
+    run = run_cli(workspace(tmp_path, raw, format=True), tmp_path, config=path)
+    assert error_line(run) == (f"fer-compare: error: {path}: not UTF-8 text (byte 0xe9 at offset 17); "
+                               f"save it as UTF-8")
+
+
+@case("config", "NaN, fractional, huge or out-of-range numbers")
+@pytest.mark.parametrize("key, value, expected", [
+    ("detection.scale_factor", "NaN", "detection.scale_factor: expected a finite number, got NaN"),
+    ("learning_rate", "Infinity", "learning_rate: expected a finite number, got Infinity"),
+    ("detection.min_size", "[Infinity, 1]", "detection.min_size: expected a finite number, got [Infinity, 1]"),
+    ("image.size", "[60.5, 60]", "image.size: expected whole numbers, got [60.5, 60]"),
+    ("detection.min_neighbors", "2.5", "detection.min_neighbors: expected a whole number, got 2.5"),
+    ("detection.scale_factor", "50", "detection.scale_factor: 50 is out of range (expected 1.0001 to 10)"),
+    ("workers", "100000", "workers: 100000 is out of range (expected 1 to 64)"),
+    ("nn.input", "[1000000, 1]", "nn.input [1000000, 1], nn.cnn.filters [32, 64, 128], nn.cnn.hidden [128, 256], "
+                                 "nn.cnn.batch_size 32: cnn would have 2,048,127,880 weights and need about"),
+], ids=["nan", "infinity", "infinity-in-list", "fractional-size", "fractional-count", "too-large", "workers",
+        "huge-layer"])
+def test_numbers_are_checked_for_finiteness_integrality_and_range(tmp_path: Path, raw: Path, key: str, value: str,
+                                                                  expected: str) -> None:
+    """Each would pass a plain comparison and crash inside OpenCV or TensorFlow (or allocate gigabytes)."""
+    run = run_cli(workspace(tmp_path, raw, format=True, train=True) | {key: value}, tmp_path)
+    line = error_line(run)
+    assert line.startswith(f"fer-compare: error: {expected}"), line
+    assert not (tmp_path / "formatted").exists() and not (tmp_path / "runs").exists()
+
+
+@case("config", "an alignment template with no face")
+def test_an_alignment_template_without_a_face(tmp_path: Path, raw: Path) -> None:
+    import cv2
+    import numpy as np
+
+    template = tmp_path / "wall.png"
+    cv2.imwrite(str(template), np.full((100, 100), 128, np.uint8))
+    succeeded(run_cli(workspace(tmp_path, raw, format=True), tmp_path))
+    run = run_cli(workspace(tmp_path, raw, align=True) | {"align_template": str(template)}, tmp_path)
+    assert error_line(run) == (f"fer-compare: error: align_template: no face found in {template}; the template "
+                               f"must be a face crop (like templates/template.png)")
+    assert not (tmp_path / "aligned").exists()

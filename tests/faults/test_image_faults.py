@@ -10,7 +10,17 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from faultkit import case, case_param, london_subjects, london_tree, run_cli, snapshot, succeeded, workspace
+from faultkit import (
+    case,
+    case_param,
+    london_photo,
+    london_subjects,
+    london_tree,
+    run_cli,
+    snapshot,
+    succeeded,
+    workspace,
+)
 
 # Bad photos get subject ids 9xx so they never clash with the London ones.
 MAX_RSS_MB = 1500  # the bound the issue asks for
@@ -114,3 +124,73 @@ def test_a_huge_photo_is_read_at_reduced_size(london: Path, tmp_path: Path) -> N
     assert crop is not None and crop.shape == (100, 100)
     assert snapshot(raw) == before
     shutil.rmtree(raw)
+
+
+@pytest.fixture(scope="module")
+def awkward(london: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """London photos plus a forged 60000×60000 PNG header, a GIF, an EXIF-rotated JPEG and a linked sub-folder."""
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    tmp = tmp_path_factory.mktemp("awkward")
+    subjects = london_subjects(london)[:4]
+    raw = london_tree(london, tmp / "raw", subjects)
+    happy, neutral = raw / "happy", raw / "neutral"
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", 60000, 60000, 8, 0, 0, 0, 0)
+    (happy / "911_08.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                                       + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+    first = london_photo(london, subjects[0], "happy")
+    Image.open(first).save(happy / "912_08.gif")
+    # The pixels turned a quarter, with the EXIF tag that turns them back (as a phone stores a portrait).
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.open(first).rotate(90, expand=True).save(happy / "913_08.jpg", exif=exif.tobytes(), quality=95)
+    # A link inside the dataset: happy/more -> ../neutral would file every neutral photo as happy.
+    (happy / "more").symlink_to(neutral, target_is_directory=True)
+    before = snapshot(raw)
+    run = run_cli(workspace(tmp, raw, format=True), tmp)
+    out = tmp / "formatted"
+    with open(out / "rejects.csv", newline="") as f:
+        rejects = {Path(row["source"]).name: row["reason"] for row in csv.DictReader(f)}
+    with open(out / "manifest.csv", newline="") as f:
+        kept = {row["key"]: row["emotion"] for row in csv.DictReader(f)}
+    return {"run": run, "raw": raw, "before": before, "rejects": rejects, "kept": kept, "subjects": subjects}
+
+
+@case("images", "a 60000×60000 PNG header")
+def test_a_forged_huge_header_is_a_reject_not_an_abort(awkward: dict[str, Any]) -> None:
+    succeeded(awkward["run"])
+    assert awkward["rejects"]["911_08.png"] == "image too large (60000x60000)"
+    assert snapshot(awkward["raw"]) == awkward["before"]
+
+
+@case("images", "a GIF")
+def test_a_gif_is_read_like_any_photo(awkward: dict[str, Any]) -> None:
+    succeeded(awkward["run"])
+    assert awkward["kept"].get("happy/912_08") == "happy"
+
+
+@case("images", "a photo rotated by its EXIF orientation")
+def test_a_photo_with_an_exif_orientation_is_turned_upright(awkward: dict[str, Any]) -> None:
+    """Decoded with the orientation applied (as a viewer shows it): its face is found."""
+    succeeded(awkward["run"])
+    assert "913_08.jpg" not in awkward["rejects"]
+    assert awkward["kept"].get("happy/913_08") == "happy"
+
+
+@case("images", "a linked sub-folder inside the dataset")
+def test_a_linked_sub_folder_does_not_relabel_photos(awkward: dict[str, Any]) -> None:
+    """Not followed, and said: every neutral photo keeps its label, none appears under happy/more."""
+    succeeded(awkward["run"])
+    link = awkward["raw"] / "happy" / "more"
+    assert f"warning: {link} is a link to {awkward['raw'] / 'neutral'}, inside the same dataset; not followed" \
+        in awkward["run"].stdout
+    assert not any(key.startswith("happy/more/") for key in awkward["kept"])
+    for s in awkward["subjects"]:
+        assert awkward["kept"].get(f"neutral/{s}_03") == "neutral"

@@ -106,3 +106,29 @@ def test_an_existing_model_to_save_is_refused_without_overwrite(model: dict[str,
                                f"choose another path or set overwrite: true")
     assert "epoch" not in run.stdout  # refused before training, not after
     assert snapshot(model["models"]) == before
+
+
+@case("models", "a flipped byte in a SavedModel")
+@pytest.mark.parametrize("damaged, reason", [
+    ("saved_model.pb", r"saved_model\.pb is corrupted: .+"),
+    ("variables/variables.data-00000-of-00001",
+     r"variables/variables\.data-\* is corrupted \(checksum does not match\)"),
+    ("variables/variables.index", r"variables/variables\.index is corrupted"),
+    ("fingerprint.pb", r"fingerprint\.pb is corrupted"),
+], ids=["graph", "weights", "index", "fingerprint"])
+def test_a_flipped_byte_in_a_saved_model(model: dict[str, Any], tmp_path: Path, damaged: str, reason: str) -> None:
+    """The whole reason in one line, naming the damaged file (not TensorFlow's first line, cut short)."""
+    import re
+
+    copy = tmp_path / "models"
+    shutil.copytree(model["models"], copy)
+    path = copy / "cnn" / damaged
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    before = snapshot(copy)
+    run = run_cli(resume_sets(model, tmp_path, copy, train=False, test=True, train_existing_model=False), tmp_path)
+    line = error_line(run)
+    assert re.fullmatch(rf"fer-compare: error: model_to_load: cannot load {re.escape(str(copy / 'cnn'))} \({reason}\)",
+                        line), line
+    assert snapshot(copy) == before

@@ -5,23 +5,23 @@ whose two photos are filed under each other's label. The thesis's sources mode v
 test_source, so the better a model learns smiles, the worse its validation loss: the best epoch
 is epoch 0 whatever the machine, which the resume test needs (see there).
 
-The signal runs take batch size 1 (142 steps, about 1 s an epoch here), so a signal sent half an
-epoch after an "epoch k" line lands inside epoch k + 1. Models stay small: memory is shared.
+The signal runs send the signal from inside the CLI after a known epoch (faultkit.fault: the
+training loop's test hook, fer_compare.files.fault_point), never after a guessed delay, so the
+machine's speed cannot move the interruption. Models stay small: memory is shared.
 """
 
 from __future__ import annotations
 
 import re
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from faultkit import (
-    LiveCli,
     case,
     error_line,
+    fault,
     london_photo,
     london_subjects,
     london_tree,
@@ -84,22 +84,22 @@ def train_sets(photos: dict[str, Any], tmp: Path, kind: str, **more: Any) -> dic
         "models": [kind], "seed": 3} | more
 
 
-def signal_mid_epoch(live: LiveCli, kind: str, sig: int, after_epoch: int = 1) -> None:
-    """Wait for `epoch <after_epoch>:`, then send `sig` half an epoch later."""
-    found = live.wait_for(rf"{kind} epoch +{after_epoch}: .*\((\S+) s\)")
-    time.sleep(0.5 * float(found[1]))
-    live.send(sig)
+def after_epoch(epoch: int, sig: str) -> dict[str, str]:
+    """The CLI sends itself SIG<sig> right after epoch `epoch` (0-based) is printed."""
+    return fault("train:epoch", epoch + 1, sig)
 
 
 @case("training", "SIGINT mid-epoch")
-def test_ctrl_c_mid_epoch_saves_a_checkpoint_and_exits_cleanly(photos: dict[str, Any], tmp_path: Path) -> None:
-    """Exit 130, one line naming the checkpoint; a rerun with train_existing_model resumes from it."""
-    live = LiveCli(train_sets(photos, tmp_path, "cnn", **{"nn.cnn.max_epochs": 50}), tmp_path)
-    signal_mid_epoch(live, "cnn", signal.SIGINT)
-    run = live.finish()
-    line = error_line(run, code=130)
+@pytest.mark.parametrize("sig, code, said", [("INT", 130, "interrupted"), ("TERM", 143, "terminated \\(SIGTERM\\)")],
+                         ids=["sigint", "sigterm"])
+def test_ctrl_c_mid_epoch_saves_a_checkpoint_and_exits_cleanly(photos: dict[str, Any], tmp_path: Path, sig: str,
+                                                                code: int, said: str) -> None:
+    """Exit 130 (SIGTERM: 143), one line naming the checkpoint; a rerun with train_existing_model resumes from it."""
+    run = run_cli(train_sets(photos, tmp_path, "cnn", **{"nn.cnn.max_epochs": 50}), tmp_path,
+                  env=after_epoch(1, sig))
+    line = error_line(run, code=code)
     (run_dir,) = run_folders(tmp_path / "runs")
-    saved = re.fullmatch(r"fer-compare: error: interrupted: cnn checkpoint saved to (\S+); "
+    saved = re.fullmatch(rf"fer-compare: error: {said}: cnn checkpoint saved to (\S+); "
                          r"resume with train_existing_model: true", line)
     assert saved, line
     assert Path(saved[1] + ".index").is_file() and Path(saved[1]).parent == run_dir / "cnn" / "checkpoints"
@@ -120,9 +120,7 @@ def killed_and_resumed(photos: dict[str, Any], tmp_path_factory: pytest.TempPath
     sets = {"nn.landmark_fnn.max_epochs": 6, "checkpoint_seconds": 0}  # the whole state after every epoch
     whole = run_cli(train_sets(photos, tmp / "whole", "landmark_fnn", **sets), tmp)
     succeeded(whole)
-    live = LiveCli(train_sets(photos, tmp / "part", "landmark_fnn", **sets), tmp)
-    signal_mid_epoch(live, "landmark_fnn", signal.SIGKILL)
-    killed = live.finish()
+    killed = run_cli(train_sets(photos, tmp / "part", "landmark_fnn", **sets), tmp, env=after_epoch(1, "KILL"))
     (killed_dir,) = run_folders(tmp / "part" / "runs")
     resumed = run_cli(train_sets(photos, tmp / "part", "landmark_fnn", train_existing_model=True,
                                  model_to_load=str(killed_dir), **sets), tmp)
@@ -212,4 +210,5 @@ def test_a_full_disk_while_checkpointing_is_one_line(diverged: dict[str, Any]) -
     (run_dir,) = run_folders(tmp / "full-disk-runs")
     assert line == (f"fer-compare: error: cannot write a checkpoint to {run_dir / 'landmark_fnn' / 'checkpoints'} "
                     f"(File too large)"), line
+    assert not list(run_dir.rglob("*_temp*")), "a failed save left its temporary checkpoint behind"
     assert snapshot(raw, tmp / "formatted", tmp / "aligned") == diverged["before"]

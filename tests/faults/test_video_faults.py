@@ -12,10 +12,12 @@ import pytest
 from faultkit import (
     case,
     error_line,
+    fill,
     london_photo,
     london_subjects,
     run_cli,
     shared_cnn,
+    small_disk,
     snapshot,
     succeeded,
     workspace,
@@ -124,3 +126,23 @@ def test_frames_without_a_face_are_passed_through(played: dict[str, Any]) -> Non
     faces = [i for i, kind in enumerate(CLIP) if kind == FACE]
     assert by_frame == dict.fromkeys(faces, 1)
     assert {row["label"] for row in played["rows"]} <= set(played["model"]["classes"])
+
+
+@case("video", "a full disk while writing the video or the predictions")
+@pytest.mark.parametrize("full", ["video_output", "video_predictions"])
+def test_a_full_disk_in_the_video_stage_is_one_line(played: dict[str, Any], tmp_path: Path, full: str) -> None:
+    """VideoWriter reports no error: the video is read back before it counts. Nothing half-written is left."""
+    disk = tmp_path / "disk"
+    with small_disk(disk, 64, 16 * 1024) as fs:
+        if fs["mounted"] and full == "video_predictions":
+            fill(disk)
+        target = disk / ("annotated.mp4" if full == "video_output" else "faces.csv")
+        sets = video_sets(played["model"], tmp_path, str(played["clip"]), **{full: str(target)})
+        run = run_cli(sets, tmp_path, max_file_bytes=fs["limit"])
+        line = error_line(run)
+        prefix = "video_output: " if full == "video_output" else ""
+        assert line == f"fer-compare: error: {prefix}cannot write {target} ({fs['reason']})", line
+        assert sorted(p.name for p in disk.iterdir() if p.name != "filler") == []  # no partial files
+    out = tmp_path / "out"
+    assert not out.exists() or sorted(p.name for p in out.iterdir()) == []  # neither file without the other
+    assert snapshot(played["clip"], played["model"]["models"]) == played["before"]
