@@ -22,6 +22,7 @@ setup(
         "scikit-image>=0.21",  # ships the public-domain astronaut photo (demo set)
         "scipy>=1.10",  # Delaunay triangles (demo set)
         "numba>=0.59",  # the video stage's sparse forward pass (nn/sparse.py)
+        "rich>=13",  # the live progress display (progress.py)
     ],
     extras_require={"test": ["pytest>=7", "ruff>=0.4"]},
     entry_points={"console_scripts": ["fer-compare=fer_compare.__main__:main"]},

@@ -11,7 +11,7 @@ from typing import Any
 
 from .config import save_config
 from .errors import UserError
-from .progress import say
+from .progress import live_display, say, stage
 
 STAGE_ORDER = ("format", "align", "gradient", "blur", "train", "test", "video")
 
@@ -93,15 +93,17 @@ def run_pipeline(config: dict[str, Any]) -> Run:
     if not chosen:
         say("no stage is switched on; set one of " + ", ".join(STAGE_ORDER) + " to true")
     preprocessing = [name for name in chosen if name in OUTPUT_KEYS]
-    for name in chosen:
-        say(f"[{name}]")
-        start = time.perf_counter()
-        STAGES[name](run)
-        say(f"  {name} took {time.perf_counter() - start:.1f} s")
-        if preprocessing and name == preprocessing[-1]:
-            from .stages.runner import close_pool
+    with live_display():  # one live display for the whole run, on a terminal only
+        for name in chosen:
+            say(f"[{name}]")
+            stage(name)
+            start = time.perf_counter()
+            STAGES[name](run)
+            say(f"  {name} took {time.perf_counter() - start:.1f} s")
+            if preprocessing and name == preprocessing[-1]:
+                from .stages.runner import close_pool
 
-            close_pool()  # free the preprocessing workers before training starts
+                close_pool()  # free the preprocessing workers before training starts
     if run.run_dir is not None:
         say(f"run folder: {run.run_dir}")
         say(f"compare runs: tensorboard --logdir {config['runs_dir']}")

@@ -24,7 +24,7 @@ from .nn.adam import Adam
 from .nn.layerwise import layerwise_train_step
 from .nn.losses import LOSSES
 from .nn.models import EmotionModel, build_model, count_parameters
-from .progress import say
+from .progress import say, training_started
 from .splits import Split, make_split, warn_missing_classes
 
 
@@ -285,6 +285,7 @@ class Trainer:
         if self.manager.latest_checkpoint is None:
             save_checkpoint(self.manager)  # the initial weights: a "last good" state even if epoch 0 diverges
         schedule = SaveSchedule(self.config["checkpoint_seconds"])
+        epochs = training_started(self.kind, self.folder, h["max_epochs"], start_epoch)
         try:
             for epoch, batches in self.training_epochs(train_idx, start_epoch, h["max_epochs"]):
                 e0 = time.perf_counter()
@@ -322,8 +323,7 @@ class Trainer:
                     schedule.saved()
                 if writers:
                     self._log_epoch(writers, row, epoch, final=False)
-                say(f"  {self.kind} epoch {epoch:3d}: train loss {train_loss:.4f}  validation loss {val_loss:.4f}"
-                    f"  accuracy {val_acc:.3f}  ({row['seconds']:.1f} s)")
+                epochs.epoch(row)  # epochs.csv, the live display, and the printed row with --verbose
                 if stop:
                     stopped = (f"validation loss rose by >= {self.rule.min_increase} since the check "
                                f"{self.rule.check_every} epochs earlier (epoch {epoch})")
