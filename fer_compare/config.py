@@ -85,6 +85,7 @@ DEFAULTS: dict[str, Any] = {
     "video_detect_width": 320,
     "video_redetect_every": 10,
     "video_max_frames": 0,
+    "video_precision": "float32",
 }
 
 HELP: dict[str, str] = {
@@ -154,6 +155,9 @@ HELP: dict[str, str] = {
     "video_redetect_every": "Haar on the whole frame every this many frames (new faces show up within as many); "
                             "in between, each face is searched only near where it was (1: whole frame always)",
     "video_max_frames": "stop after this many frames (0: until the source ends)",
+    "video_precision": "float32, or int8: the gradient FNN's one-face forward pass in the video stage reads int8 "
+                       "weight rows with a float scale per row (a quarter of the bytes; probabilities differ "
+                       "slightly, see BENCHMARKS.md); the test stage is always float32",
 }
 
 MODEL_NAMES = ("cnn", "landmark_fnn", "gradient_fnn")
@@ -168,6 +172,7 @@ _CHOICES = {
     "nn.gradient_fnn.source": {"gradients", "blurred"},
     "blur_options.source": {"gradients", "aligned", "formatted"},
     "video_model": {"", "cnn", "landmark_fnn", "gradient_fnn"},
+    "video_precision": {"float32", "int8"},
 }
 INPUT_PATHS = ("raw_source", "train_source", "test_source", "align_template")
 OUTPUT_PATHS = ("formatted", "aligned", "gradients", "blurred")
