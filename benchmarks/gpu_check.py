@@ -126,9 +126,10 @@ def main() -> int:
                 ok &= abs(a - b) <= ABS + REL * abs(a)
         failed |= not ok
         results[kind] = {"cpu": cpu, fast: other, "max_abs_difference": worst, "within_tolerance": ok}
-        print(f"{kind:<13} {cpu['devices'][:45]:<45} {cpu['samples_per_second']:>10.0f}")
-        print(f"{'':<13} {other['devices'][:45]:<45} {other['samples_per_second']:>10.0f} {worst:>13.2e}  "
-              f"{'yes' if ok else 'NO':>6}   ({other['samples_per_second'] / cpu['samples_per_second']:.1f}x)")
+        print(f"{kind:<13} {cpu['devices'].split(', strategy')[0][:45]:<45} {cpu['samples_per_second']:>10.0f}")
+        where = other["devices"].split(", strategy")[0][:45]
+        print(f"{'':<13} {where:<45} {other['samples_per_second']:>10.0f} {worst:>13.2e}  {'yes' if ok else 'NO':>6}"
+              f"   ({other['samples_per_second'] / cpu['samples_per_second']:.1f}x)")
     out = ROOT / "benchmarks" / "results" / f"gpu_check-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"tolerance": {"abs": ABS, "rel": REL}, "epochs": args.epochs, **results}, indent=2))
