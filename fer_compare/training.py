@@ -154,6 +154,7 @@ class TrainResult:
     hyperparameters: dict[str, Any]
     export: Path | None = None
     trainer: Trainer | None = field(default=None, repr=False)
+    devices: str = ""  # describe_devices(): what trained it, for the report
 
 
 class Trainer:
@@ -396,6 +397,7 @@ class Trainer:
             folder=self.folder, n_train=len(train_idx), n_validation=len(val_idx),
             parameters=count_parameters(self.model), seconds=time.perf_counter() - t0,
             samples_per_second=seen / train_seconds if train_seconds else math.nan, hyperparameters=h, trainer=self,
+            devices=describe_devices(self.strategy),
         )
         if writers:
             self._log_end(writers, result)
@@ -438,7 +440,8 @@ class Trainer:
                              step=0, max_outputs=6)
             self._histograms(0)
             tf.summary.text("model", json.dumps({"kind": self.kind, "classes": self.data.classes,
-                                                 "parameters": count_parameters(self.model)}), step=0)
+                                                 "parameters": count_parameters(self.model),
+                                                 "devices": describe_devices(self.strategy)}), step=0)
 
     def _histograms(self, step: int) -> None:
         # tf.summary.histogram's bucketing costs ~240 bytes per value: a strided sample of at most
