@@ -11,7 +11,8 @@ from typing import Any
 
 from .config import save_config
 from .errors import UserError
-from .progress import live_display, say, stage
+from .progress import live_display, say
+from .progress import stage as show_stage
 
 STAGE_ORDER = ("format", "align", "gradient", "blur", "train", "test", "video")
 
@@ -96,7 +97,7 @@ def run_pipeline(config: dict[str, Any]) -> Run:
     with live_display():  # one live display for the whole run, on a terminal only
         for name in chosen:
             say(f"[{name}]")
-            stage(name)
+            show_stage(name)
             start = time.perf_counter()
             STAGES[name](run)
             say(f"  {name} took {time.perf_counter() - start:.1f} s")
