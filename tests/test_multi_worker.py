@@ -50,7 +50,6 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
-@pytest.mark.slow  # ~75 s: two TensorFlow processes and their cluster start-up on 2 cores
 def test_two_workers_train_the_weights_of_one_process(tmp_path: Path) -> None:
     cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
     script = WORKER.format(tests=str(Path(__file__).parent), tmp=str(tmp_path), sets=SETS)
