@@ -311,6 +311,36 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def london_agreement(model: LoadedModel, config: dict[str, Any], precision: str) -> dict[str, Any]:
+    """The stage's float32 one-face forward against `precision`'s on every London photo (one face each,
+    centred on a 640x480 canvas, through the stage's own detection and preprocessing)."""
+    from fer_compare.video import FramePredictor, sparse_forward
+
+    predictor = FramePredictor(config, model)
+    float32, other = predictor.forward, sparse_forward(model, precision)
+    assert other is not None
+    inputs: list[np.ndarray] = []
+
+    def recording(x: np.ndarray) -> np.ndarray:
+        inputs.append(x.copy())
+        return float32(x)
+
+    predictor.forward = recording
+    for path in sorted(LONDON.glob("*/*.jpg")):
+        face = cv2.resize(cv2.imread(str(path)), (380, 380), interpolation=cv2.INTER_AREA)
+        frame = np.full((H, W, 3), GRAY, np.uint8)
+        frame[50:430, 130:510] = face
+        predictor.predict(frame)
+    x = np.concatenate([i for i in inputs if len(i) == 1])
+    p32 = np.concatenate([float32(row[None]) for row in x])
+    p8 = np.concatenate([other(row[None]) for row in x])
+    signature = model.predict(x)
+    return {"precision": precision, "faces": len(x), "same_class": float((p32.argmax(1) == p8.argmax(1)).mean()),
+            "max_abs_probability_difference": float(np.abs(p32 - p8).max()),
+            "median_abs_probability_difference": float(np.median(np.abs(p32 - p8).max(1))),
+            "float32_against_signature_max_abs": float(np.abs(p32 - signature).max())}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--frames", type=int, default=300, help="timed frames per contender")
@@ -328,6 +358,9 @@ def main() -> int:
     p.add_argument("--clip", choices=["moving", "photos"], default="moving",
                    help="moving: one face drifting, a new subject every 30 frames (a camera); photos: a new "
                         "subject at a random place in every frame")
+    p.add_argument("--int8", action="store_true",
+                   help="also time gradient_fnn with video_precision int8, and compare its classes and probabilities "
+                        "with float32's on every London photo")
     p.add_argument("--max-wait", type=float, default=300.0,
                    help="seconds to wait first for other work to drop below 0.3 busy cores")
     args = p.parse_args()
@@ -361,6 +394,13 @@ def main() -> int:
             # the signature call the stage made before its one-face forward passes (sparse / NumPy)
             runners.append(StageRunner(f"{kind}, {'dense ' if kind == 'gradient_fnn' else ''}signature", model,
                                        config, model.predict, "LoadedModel.predict"))
+            if kind == "gradient_fnn" and args.int8:
+                from fer_compare.video import sparse_forward
+
+                runners.append(StageRunner("gradient_fnn, int8", model, config, sparse_forward(model, "int8"),
+                                           "sparse_forward int8"))
+                info["int8_agreement"] = london_agreement(model, config, "int8")
+                print(f"int8 against float32 on London faces: {json.dumps(info['int8_agreement'])}", flush=True)
             if kind == "gradient_fnn" and args.xla:
                 forward = xla_forward(model)
                 if forward is None:

@@ -26,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("config", nargs="?", help="parameters.json (omit to use the built-in defaults)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override a key; VALUE is parsed as JSON, else taken as a string")
+    p.add_argument("--verbose", action="store_true",
+                   help="print every epoch's row (also written to epochs.csv beside each model's TensorBoard logs)")
     return p
 
 
@@ -53,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(args: argparse.Namespace) -> int:
     from .files import WriteError
+    from .progress import configure
+
+    configure(verbose=args.verbose)
 
     try:
         config = load_config(args.config, args.overrides)

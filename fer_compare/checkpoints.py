@@ -143,16 +143,50 @@ class ServingModule(tf.Module):
                 "class_names": tf.broadcast_to(self.class_names, tf.shape(probabilities))}
 
 
+TFLITE = "model.tflite"
+
+
 def export_saved_model(model: EmotionModel, folder: Path, hyper: dict[str, Any],
-                       inputs: dict[str, Any] | None = None) -> Path:
-    """A SavedModel that plain tf.saved_model.load can use: signature 'serving_default' (inputs -> probabilities)."""
+                       inputs: dict[str, Any] | None = None, tflite: bool = False) -> Path:
+    """A SavedModel that plain tf.saved_model.load can use: signature 'serving_default' (inputs -> probabilities).
+
+    With `tflite`, `model.tflite` (export_tflite) is written into the same folder; see `export_tflite`.
+    """
     try:
-        return _export(model, folder, hyper, inputs)
+        return _export(model, folder, hyper, inputs, tflite)
     except (OSError, tf.errors.OpError) as e:
         raise UserError(f"model_to_save: cannot write {folder} ({getattr(e, 'strerror', None) or e})") from None
 
 
-def _export(model: EmotionModel, folder: Path, hyper: dict[str, Any], inputs: dict[str, Any] | None) -> Path:
+def export_tflite(model: EmotionModel, path: Path) -> str | None:
+    """A TensorFlow Lite flatbuffer of the model: signature 'serving_default', inputs -> probabilities.
+
+    Class names are not in it (TFLite's string tensors would need TensorFlow ops in the runtime);
+    they are in model.json beside it. Float32, no quantization: the interpreter's probabilities
+    equal the SavedModel's up to float rounding. Returns None, or why there is no file: a flatbuffer
+    holds at most 2 GB, and a converter error is reported rather than failing the run (the
+    SavedModel is the primary export).
+    """
+    spec = tf.TensorSpec([None, *model.input_shape], tf.float32, name="inputs")
+
+    @tf.function(input_signature=[spec], autograph=False)
+    def serve(inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"probabilities": tf.nn.softmax(model(inputs, training=False))}
+
+    weight_bytes = sum(int(np.prod(v.shape)) * v.dtype.size for v in model.variables)
+    if weight_bytes >= 2**31:
+        return f"its {weight_bytes / 2**30:.1f} GiB of weights exceed the 2 GiB FlatBuffer limit"
+    try:
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([serve.get_concrete_function()], model)
+        flatbuffer = converter.convert()
+    except Exception as e:  # the converter raises ConverterError and others; the reason is in the text
+        return f"the TFLite converter failed ({str(e).strip().splitlines()[0][:200] if str(e).strip() else e})"
+    path.write_bytes(flatbuffer)
+    return None
+
+
+def _export(model: EmotionModel, folder: Path, hyper: dict[str, Any], inputs: dict[str, Any] | None,
+            tflite: bool) -> Path:
     module = ServingModule(model)
     tmp = folder.with_name(folder.name + ".partial")
     if tmp.exists():
@@ -161,6 +195,12 @@ def _export(model: EmotionModel, folder: Path, hyper: dict[str, Any], inputs: di
         shutil.rmtree(tmp)
     tf.saved_model.save(module, str(tmp), signatures={"serving_default": module.serve})
     write_description(tmp, model, hyper, inputs)
+    if tflite:
+        from .progress import say
+
+        why_not = export_tflite(model, tmp / TFLITE)
+        if why_not:
+            say(f"  {model.kind}: no TensorFlow Lite export: {why_not}")
     if folder.exists():  # only reached with overwrite: true; the old model goes only once the new is whole
         import shutil
 

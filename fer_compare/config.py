@@ -49,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "model_to_save": "models/fer_compare",
     "align_template": "templates/template.png",
     "save": True,
+    "export_tflite": True,
     "train": True,
     "train_existing_model": False,
     "format": True,
@@ -96,6 +97,7 @@ DEFAULTS: dict[str, Any] = {
     "video_redetect_every": 10,
     "video_max_frames": 0,
     "video_baseline_warmup": 30,
+    "video_precision": "float32",
 }
 
 # recipe "thesis": the thesis's training settings (with its code defects fixed, SPEC §2), over DEFAULTS.
@@ -144,6 +146,7 @@ HELP: dict[str, str] = {
     "model_to_save": "where train exports SavedModels (one sub-folder per model)",
     "align_template": "the face every photo is aligned to",
     "save": "export trained models to model_to_save",
+    "export_tflite": "with save: also write model.tflite (TensorFlow Lite, float32) into each exported model's folder",
     "train": "stage: train the models in `models`",
     "train_existing_model": "resume training from model_to_load or the last checkpoint",
     "format": "stage: detect, crop and resize faces",
@@ -184,7 +187,8 @@ HELP: dict[str, str] = {
     "evaluation.keep_fold_checkpoints": "keep each fold's checkpoints (gradient_fnn: ~2 GB a fold); "
                                         "summaries are always kept",
     "loss": "cross_entropy or svm_l2 (L2 multi-class SVM)",
-    "distribute": "default or mirrored (tf.distribute.MirroredStrategy)",
+    "distribute": "default, mirrored (tf.distribute.MirroredStrategy: this machine's devices) or multi_worker "
+                  "(MultiWorkerMirroredStrategy over the machines in the TF_CONFIG environment variable)",
     "jit_compile": "compile the steps with XLA (off by default: slower for the CNN, no gain for landmark_fnn, "
                    "and for gradient_fnn it holds whole gradients; see BENCHMARKS.md)",
     "video_source": "camera index, video file or folder of images",
@@ -197,6 +201,9 @@ HELP: dict[str, str] = {
     "video_redetect_every": "Haar on the whole frame every this many frames (new faces show up within as many); "
                             "in between, each face is searched only near where it was (1: whole frame always)",
     "video_max_frames": "stop after this many frames (0: until the source ends)",
+    "video_precision": "float32, or int8: the gradient FNN's one-face forward pass in the video stage reads int8 "
+                       "weight rows with a float scale per row (a quarter of the bytes; probabilities differ "
+                       "slightly, see BENCHMARKS.md); the test stage is always float32",
 }
 
 
@@ -208,11 +215,12 @@ _CHOICES = {
     "gradient_options.negative": {"abs", "clip"},
     "split.method": {"subject", "random"},
     "loss": {"cross_entropy", "svm_l2"},
-    "distribute": {"default", "mirrored"},
+    "distribute": {"default", "mirrored", "multi_worker"},
     "evaluation.winner_rule": {"mean_accuracy", "mean_macro_f1"},
     "nn.gradient_fnn.source": {"gradients", "blurred"},
     "blur_options.source": {"gradients", "aligned", "formatted"},
     "video_model": {"", "cnn", "landmark_fnn", "gradient_fnn"},
+    "video_precision": {"float32", "int8"},
 }
 
 

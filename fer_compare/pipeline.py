@@ -12,7 +12,8 @@ from typing import Any
 from .config import save_config
 from .errors import UserError
 from .files import WriteError
-from .progress import say
+from .progress import live_display, say
+from .progress import stage as show_stage
 
 
 @dataclass
@@ -143,17 +144,19 @@ def run_pipeline(config: dict[str, Any]) -> Run:
         say("no stage is switched on; set one of " + ", ".join(STAGE_ORDER) + " to true")
     writing_folders = [stage for stage in chosen if stage.folder is not None]
     try:
-        for stage in chosen:
-            say(f"[{stage.name}]")
-            start = time.perf_counter()
-            run.results[stage.name] = stage.run(run)
-            if stage.folder is not None:  # the resolved config beside the outputs it produced
-                save_config(config, Path(config[stage.folder]))
-            say(f"  {stage.name} took {time.perf_counter() - start:.1f} s")
-            if writing_folders and stage is writing_folders[-1]:
-                from .stages.runner import close_pool
+        with live_display():  # one live display for the whole run, on a terminal only
+            for stage in chosen:
+                say(f"[{stage.name}]")
+                show_stage(stage.name)
+                start = time.perf_counter()
+                run.results[stage.name] = stage.run(run)
+                if stage.folder is not None:  # the resolved config beside the outputs it produced
+                    save_config(config, Path(config[stage.folder]))
+                say(f"  {stage.name} took {time.perf_counter() - start:.1f} s")
+                if writing_folders and stage is writing_folders[-1]:
+                    from .stages.runner import close_pool
 
-                close_pool()  # free the preprocessing workers before training starts
+                    close_pool()  # free the preprocessing workers before training starts
     except (UserError, WriteError) as e:
         if e.exit_code == 2:
             _remove_if_empty(run.run_dir)

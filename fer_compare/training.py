@@ -6,6 +6,9 @@ import gc
 import itertools
 import json
 import math
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,7 +30,7 @@ from .nn.adam import Adam
 from .nn.layerwise import layerwise_train_step
 from .nn.losses import LOSSES
 from .nn.models import EmotionModel, GradientFNN, build_model, count_parameters
-from .progress import say
+from .progress import say, training_started
 from .splits import Split, warn_missing_classes
 
 
@@ -92,13 +95,46 @@ def get_strategy(config: dict[str, Any]) -> tf.distribute.Strategy:
             pass  # already initialised in this process
     if config["distribute"] == "mirrored":
         return tf.distribute.MirroredStrategy()
+    if config["distribute"] == "multi_worker":
+        return multi_worker_strategy()
     return tf.distribute.get_strategy()
+
+
+_MULTI_WORKER: list[tf.distribute.Strategy] = []
+
+
+def multi_worker_strategy() -> tf.distribute.Strategy:
+    """MultiWorkerMirroredStrategy over the cluster in TF_CONFIG, made once per process (a second one
+    would configure TensorFlow's collective ops again, which it refuses)."""
+    if not _MULTI_WORKER:
+        if not os.environ.get("TF_CONFIG"):
+            raise UserError('distribute: "multi_worker" reads the cluster from the TF_CONFIG environment '
+                            "variable, which is not set (see README: training across machines)")
+        _MULTI_WORKER.append(tf.distribute.MultiWorkerMirroredStrategy())
+    return _MULTI_WORKER[0]
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process keeps what it writes: always outside a cluster; in one, the "chief" task,
+    or worker 0 when the cluster names no chief (TensorFlow's convention)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    cluster = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    if not cluster:
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0
+                                             and "chief" not in cluster)
 
 
 def describe_devices(strategy: tf.distribute.Strategy) -> str:
     gpus = tf.config.list_physical_devices("GPU")
     where = f"{len(gpus)} GPU(s)" if gpus else "CPU"
-    return f"{where}, {strategy.num_replicas_in_sync} replica(s), strategy {type(strategy).__name__}"
+    text = f"{where}, {strategy.num_replicas_in_sync} replica(s), strategy {type(strategy).__name__}"
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is not None and resolver.cluster_spec().as_dict():
+        workers = sum(len(tasks) for tasks in resolver.cluster_spec().as_dict().values())
+        text += f"; this process is {resolver.task_type} {resolver.task_id} of {workers}" + (
+            " (chief: keeps checkpoints, logs and exports)" if is_chief(strategy) else "")
+    return text
 
 
 @dataclass
@@ -121,6 +157,7 @@ class TrainResult:
     hyperparameters: dict[str, Any]
     export: Path | None = None
     trainer: Trainer | None = field(default=None, repr=False)
+    devices: str = ""  # describe_devices(): what trained it, for the report
 
 
 class Trainer:
@@ -137,6 +174,14 @@ class Trainer:
         self.seed = int(config["seed"])
         tf.random.set_seed(self.seed)
         self.strategy = get_strategy(config)
+        self.multi_worker = isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        self.chief = is_chief(self.strategy)
+        if not self.chief:
+            # Every worker saves (TensorFlow's advice: saving may take part in collectives), and each
+            # restores its own best weights; only the chief keeps its files: the others' go to a
+            # temporary folder, deleted after fit.
+            self.folder = folder = Path(tempfile.mkdtemp(prefix=f"fer-compare-{kind}-worker-"))
+            summaries = False
         self.compute_dtype = tf.bfloat16 if config["mixed_precision"] else tf.float32
         self.loss_fn = LOSSES[config["loss"]]
         with self.strategy.scope():
@@ -218,9 +263,15 @@ class Trainer:
 
             self.train_step = tf.function(train_step, reduce_retracing=True)
             self.eval_step = tf.function(eval_step, reduce_retracing=True)
+            if self.multi_worker:
+                # Each worker evaluates the whole set itself with the same (mirrored) weights: the
+                # same validation loss everywhere, so all workers agree on the stopping rule and on
+                # the best epoch without exchanging a number.
+                self.eval_step = tf.function(eval_replica, input_signature=list(self.pipeline.element_spec(
+                    self.data.x)))
 
-    def _distributed(self, ds: tf.data.Dataset) -> Any:
-        if self.strategy.num_replicas_in_sync > 1:
+    def _distributed(self, ds: tf.data.Dataset, evaluation: bool = False) -> Any:
+        if self.strategy.num_replicas_in_sync > 1 and not (evaluation and self.multi_worker):
             return self.strategy.experimental_distribute_dataset(ds)
         return ds
 
@@ -229,7 +280,7 @@ class Trainer:
         key = index.tobytes()
         if key not in self._evaluation_sets:
             ds = self.pipeline.dataset(self.data.x[index], self.data.y[index])
-            self._evaluation_sets[key] = self._distributed(ds)
+            self._evaluation_sets[key] = self._distributed(ds, evaluation=True)
         return self._evaluation_sets[key]
 
     def training_epochs(self, index: np.ndarray, first_epoch: int, last_epoch: int) -> Iterator[tuple[int, Any]]:
@@ -291,6 +342,7 @@ class Trainer:
         if self.manager.latest_checkpoint is None:
             save_checkpoint(self.manager)  # the initial weights: a "last good" state even if epoch 0 diverges
         schedule = SaveSchedule(self.config["checkpoint_seconds"])
+        epochs = training_started(self.kind, self.folder, h["max_epochs"], start_epoch)
         try:
             for epoch, batches in self.training_epochs(train_idx, start_epoch, h["max_epochs"]):
                 e0 = time.perf_counter()
@@ -328,8 +380,7 @@ class Trainer:
                     schedule.saved()
                 if writers:
                     self._log_epoch(writers, row, epoch, final=False)
-                say(f"  {self.kind} epoch {epoch:3d}: train loss {train_loss:.4f}  validation loss {val_loss:.4f}"
-                    f"  accuracy {val_acc:.3f}  ({row['seconds']:.1f} s)")
+                epochs.epoch(row)  # epochs.csv, the live display, and the printed row with --verbose
                 fault_point("train:epoch")  # tests: a signal after a known epoch (files.fault_point)
                 if stop:
                     stopped = (f"validation loss rose by >= {self.rule.min_increase} since the check "
@@ -345,12 +396,15 @@ class Trainer:
             best_epoch = best_epoch if best_epoch >= 0 else int(self.best.latest_checkpoint.rsplit("-", 1)[-1])
         if math.isnan(best_acc):
             _, best_acc, _ = self.evaluate(val_for_rule)
+        if not self.chief:
+            shutil.rmtree(self.folder, ignore_errors=True)
         result = TrainResult(
             kind=self.kind, classes=self.data.classes, history=history, best_epoch=best_epoch,
             best_validation_loss=float(self.best_loss.numpy()), best_validation_accuracy=best_acc, stopped=stopped,
             folder=self.folder, n_train=len(train_idx), n_validation=len(val_idx),
             parameters=count_parameters(self.model), seconds=time.perf_counter() - t0,
             samples_per_second=seen / train_seconds if train_seconds else math.nan, hyperparameters=h, trainer=self,
+            devices=describe_devices(self.strategy),
         )
         if writers:
             self._log_end(writers, result)
@@ -393,7 +447,8 @@ class Trainer:
                              step=0, max_outputs=6)
             self._histograms(0)
             tf.summary.text("model", json.dumps({"kind": self.kind, "classes": self.data.classes,
-                                                 "parameters": count_parameters(self.model)}), step=0)
+                                                 "parameters": count_parameters(self.model),
+                                                 "devices": describe_devices(self.strategy)}), step=0)
 
     def _histograms(self, step: int) -> None:
         # tf.summary.histogram's bucketing costs ~240 bytes per value: a strided sample of at most
@@ -517,11 +572,12 @@ def run(config: dict[str, Any], run_dir: Path) -> dict[str, TrainResult]:
             f"{len(set(data.subjects[split.test]))} subjects)")
         resume = find_resume_folder(config, kind, run_dir) if config["train_existing_model"] else None
         result = train_model(kind, config, data, split, run_dir / kind, resume=resume)
-        if config["save"]:
-            result.export = export_saved_model(result.trainer.model, export_path(config, kind), result.hyperparameters,
-                                               result.trainer.input_settings)
-            say(f"  {kind}: exported SavedModel to {result.export}")
-        if result.trainer is not None:
+        if result.trainer is not None:  # before the export: the TFLite converter holds copies of the weights
             result.trainer.release_training_state()
+        if config["save"] and (result.trainer is None or result.trainer.chief):  # one export per cluster
+            result.export = export_saved_model(result.trainer.model, export_path(config, kind), result.hyperparameters,
+                                               result.trainer.input_settings, tflite=config["export_tflite"])
+            say(f"  {kind}: exported SavedModel to {result.export}"
+                + (" (and model.tflite)" if (result.export / "model.tflite").exists() else ""))
         results[kind] = result
     return results

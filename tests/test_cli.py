@@ -66,6 +66,8 @@ def test_the_whole_pipeline_on_the_demo_set(tmp_path):
         tags = summary_tags(run / kind / "validation")
         assert {"hparams", "images", "histograms", "scalars"} <= set(tags.values()), tags
         assert (tmp_path / "models" / kind / "saved_model.pb").is_file()
+        assert (tmp_path / "models" / kind / "model.tflite").is_file()  # export_tflite: true by default
+        assert (run / kind / "epochs.csv").read_text().count("\n") == 1 + 2  # header + two epochs
         history = comparison["models"][kind]["fold_results"][0]["history"]
         assert [row["epoch"] for row in history] == [0, 1]
     assert len(comparison["models"]["gradient_fnn"]["classes"]) == 6  # the thesis's six by default

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer_compare.nn.sparse import SparseReluStack
+from fer_compare.nn.sparse import SparseReluStack, quantize_rows
 
 
 def dense_probabilities(layers: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> np.ndarray:
@@ -72,3 +72,20 @@ def test_input_standardization_is_folded_into_the_first_bias(layers):
     stack = SparseReluStack(blocked, threads=2, scaling=(mean, std))
     np.testing.assert_allclose(stack(x), dense_probabilities(layers, (x - mean) / std), atol=1e-5)
     assert np.array_equal(np.flatnonzero(x[0] * stack.inverse_std), np.flatnonzero(x[0]))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_int8_rows_compute_the_dequantized_product(layers, threads):
+    """int8 rows times their per-row scales: the dense product of those dequantized weights, in blocks too."""
+    rng = np.random.default_rng(4)
+    x = rng.random((3, 900), dtype=np.float32) * (rng.random((3, 900)) < 0.25)
+    blocked = [(np.array_split(w, 5), b) for w, b in layers[:2]] + [([layers[2][0]], layers[2][1])]
+    stack = SparseReluStack(blocked, threads=threads, precision="int8")
+    dequantized = []
+    for w, b in layers:
+        q, scale = quantize_rows(w)
+        assert q.dtype == np.int8 and np.abs(q).max() == 127
+        assert np.abs(q * scale[:, None] - w).max() <= scale.max() / 2 + 1e-7  # rounding: half a step
+        dequantized.append((q * scale[:, None], b))
+    np.testing.assert_allclose(stack(x), dense_probabilities(dequantized, x), atol=1e-5)
+    assert (stack(x).argmax(1) == dense_probabilities(layers, x).argmax(1)).all()

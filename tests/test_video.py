@@ -404,3 +404,31 @@ def test_one_face_goes_through_the_sparse_forward_and_matches_the_signature(trai
     assert len(inputs) == 1 and len(inputs[0]) == 1
     assert (inputs[0] == 0).mean() > 0.5  # the masked Laplacian is mostly zeros: why sparse pays
     np.testing.assert_allclose(face.probabilities, model.predict(inputs[0])[0], atol=1e-6)
+
+
+def test_int8_video_precision_finds_float32s_class_on_london_faces(trained: dict) -> None:
+    """video_precision int8: the same class as float32 on every London face here, probabilities within 0.01."""
+    from fer_compare.checkpoints import LoadedModel
+    from fer_compare.config import load_config
+    from fer_compare.video import FramePredictor
+
+    model = LoadedModel(trained["models"] / "gradient_fnn")
+    float32 = FramePredictor(load_config(None, video_sets(trained)), model)
+    int8 = FramePredictor(load_config(None, video_sets(trained, video_precision="int8")), model)
+    subjects = sorted(p.name[:3] for p in (trained["london"] / "happy").glob("*_08.jpg"))[:30]
+    pairs = []
+    for subject in subjects:
+        for emotion in ("neutral", "happy"):
+            path = trained["london"] / emotion / f"{subject}_{'03' if emotion == 'neutral' else '08'}.jpg"
+            if not path.exists():
+                continue
+            frame = np.full((H, W, 3), GRAY, np.uint8)
+            frame[90:390, 170:470] = cv2.resize(cv2.imread(str(path)), (300, 300), interpolation=cv2.INTER_AREA)
+            a, b = float32.predict(frame), int8.predict(frame)
+            if len(a) == 1:
+                pairs.append((a[0].probabilities, b[0].probabilities))
+    assert len(pairs) >= 50
+    p32, p8 = np.array([p for p, _ in pairs]), np.array([q for _, q in pairs])
+    assert not np.array_equal(p32, p8)  # int8 weights really are read
+    assert (p32.argmax(1) == p8.argmax(1)).all()
+    assert np.abs(p32 - p8).max() < 0.01

@@ -23,19 +23,24 @@ def matches_signature(forward: Callable[[np.ndarray], np.ndarray], model: Loaded
     return all(np.allclose(forward(p), model.predict(p), atol=atol) for p in probes)
 
 
-def sparse_forward(model: LoadedModel) -> Callable[[np.ndarray], np.ndarray] | None:
+def sparse_forward(model: LoadedModel, precision: str = "float32") -> Callable[[np.ndarray], np.ndarray] | None:
     """gradient_fnn's probabilities reading only the weight rows a frame's face needs (nn/sparse.py), or None.
 
     One face per frame is the live case; several at once go through the signature, which reads
-    the weights once for all of them.
+    the weights once for all of them. `precision` "int8" (video_precision) reads int8 rows with
+    per-row scales instead, through the same kernel, checked in float32 against the signature first.
     """
     stack = model.dense_stack()
     if stack is None:
         return None
     # Views of the signature's own weights (Tensor.numpy() would copy 470 MB).
-    sparse = SparseReluStack([([np.asarray(w.value()) for w in blocks], np.asarray(b.value())) for blocks, b in stack],
-                             scaling=model.input_scaling())
-    return _for_one_face(sparse, model)
+    layers = [([np.asarray(w.value()) for w in blocks], np.asarray(b.value())) for blocks, b in stack]
+    scaling = model.input_scaling()
+    forward = _for_one_face(SparseReluStack(layers, scaling=scaling), model)
+    if forward is None or precision == "float32":
+        return forward
+    one = SparseReluStack(layers, precision=precision, scaling=scaling)
+    return lambda x: one(x) if len(x) == 1 else model.predict(x)
 
 
 def one_face_numpy_forward(model: LoadedModel) -> Callable[[np.ndarray], np.ndarray] | None:

@@ -90,7 +90,8 @@ class FramePredictor:
         self.detector = HaarFaceDetector(d["scale_factor"], d["min_neighbors"], tuple(d["min_size"]), width)
         self.model = model
         # An attribute, so benchmarks/video_latency.py can time other ways of running the same weights.
-        self.forward: Callable[[np.ndarray], np.ndarray] = (sparse_forward(model) or one_face_numpy_forward(model)
+        self.forward: Callable[[np.ndarray], np.ndarray] = (sparse_forward(model, config["video_precision"])
+                                                            or one_face_numpy_forward(model)
                                                             or model.predict)
         self.kind = model.kind
         self.classes = list(model.classes)

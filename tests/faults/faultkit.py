@@ -91,7 +91,8 @@ def as_args(sets: dict[str, Any]) -> list[str]:
 
 
 def cli_command(sets: dict[str, Any], config: Path | None = None, drop_root: bool = False) -> list[str]:
-    cmd = [sys.executable, "-m", "fer_compare", *([str(config)] if config else []), *as_args(sets)]
+    # --verbose: the per-epoch lines the training fault tests read (a log gets none otherwise)
+    cmd = [sys.executable, "-m", "fer_compare", "--verbose", *([str(config)] if config else []), *as_args(sets)]
     if drop_root:
         cmd = [*root_drop_prefix(), *cmd]
     return cmd

@@ -41,7 +41,8 @@ ACCURACY_TOLERANCE = 1e-6
 
 
 def epoch_line(kind: str) -> re.Pattern[str]:
-    return re.compile(rf"{kind} epoch +(\d+): train loss (\S+) +validation loss (\S+) +accuracy (\S+) +\((\S+) s\)")
+    return re.compile(rf"{kind} epoch +(\d+): train loss (\S+) +validation loss (\S+) +accuracy (\S+) +"
+                      rf"learning rate \S+ +\((\S+) s\)")
 
 
 def epochs(stdout: str, kind: str) -> dict[int, tuple[float, float, float]]:
