@@ -18,21 +18,22 @@ from .kinds import kind as kind_of
 # Each entry: default value and a one-line help. The thesis's keys come first, unchanged in meaning.
 _MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "cnn": {
-        "batch_size": 32, "max_epochs": 60, "learning_rate": None, "dropout": [0.0, 0.5],
-        "l2": 1e-4, "filters": [32, 64, 128], "kernel_size": 3, "hidden": [128, 256],
+        "batch_size": 32, "max_epochs": 100, "learning_rate": None, "dropout": [0.0, 0.5],
+        "l2": 1e-3, "filters": [32, 64, 128], "kernel_size": 3, "hidden": [128, 256],
         "batch_norm_momentum": 0.9, "emotions": None, "standardize": True, "jit_compile": False,
+        "augment": True,
     },
     "landmark_fnn": {
-        "batch_size": 32, "max_epochs": 200, "learning_rate": None, "dropout": 0.5,
-        "l2": 0.0, "subnet": [42, 256, 256], "hidden": [1024, 1024], "emotions": None,
-        "standardize": True, "jit_compile": False,
+        "batch_size": 32, "max_epochs": 200, "learning_rate": 1e-3, "dropout": 0.5,
+        "l2": 1e-3, "subnet": [42, 256, 256], "hidden": [1024, 1024], "emotions": None,
+        "standardize": True, "jit_compile": False, "augment": True,
     },
     "gradient_fnn": {
         "batch_size": 32, "max_epochs": 60, "learning_rate": None, "dropout": 0.0,
         "l2": 0.0, "hidden": [12000, 4900],
         "emotions": ["neutral", "happy", "sad", "angry", "disgusted", "surprised"],
-        "source": "gradients", "standardize": True, "jit_compile": False, "layerwise_updates": True,
-        "row_blocks": 24,
+        "source": "gradients", "standardize": False, "jit_compile": False, "layerwise_updates": True,
+        "row_blocks": 24, "augment": False,
     },
 }
 
@@ -104,9 +105,11 @@ DEFAULTS: dict[str, Any] = {
 THESIS_RECIPE: dict[str, Any] = {
     "learning_rate": 1e-4,
     "nn": {
-        "cnn": {"learning_rate": None, "dropout": 0.5, "standardize": False, "max_epochs": 60, "l2": 1e-4},
-        "landmark_fnn": {"learning_rate": None, "standardize": False, "max_epochs": 200, "l2": 0.0},
-        "gradient_fnn": {"learning_rate": None, "standardize": False, "max_epochs": 60, "l2": 0.0, "dropout": 0.0},
+        "cnn": {"learning_rate": None, "dropout": 0.5, "standardize": False, "max_epochs": 60, "l2": 1e-4,
+                "augment": False},
+        "landmark_fnn": {"learning_rate": None, "standardize": False, "max_epochs": 200, "l2": 0.0, "augment": False},
+        "gradient_fnn": {"learning_rate": None, "standardize": False, "max_epochs": 60, "l2": 0.0, "dropout": 0.0,
+                         "augment": False},
     },
     "stopping": {"check_every": 4, "min_increase": 0.03, "min_epochs": 0},
     "augment": {"enabled": False},
@@ -135,6 +138,10 @@ HELP: dict[str, str] = {
                              "with subject_normalization",
     "nn.cnn.standardize": "subtract the training photos' mean image and divide by their std (stored in the model)",
     "nn.gradient_fnn.standardize": "standardise each input pixel with the training photos' mean and std",
+    "nn.cnn.augment": "train on shifted and mirrored copies (augment.shift, augment.flip); also when augment.enabled",
+    "nn.landmark_fnn.augment": "train on mirrored landmark features too (augment.flip); also when augment.enabled",
+    "nn.gradient_fnn.augment": "train on shifted and mirrored copies (augment.shift, augment.flip); also when "
+                               "augment.enabled",
     "train_source": "raw photos for training (with test_source: the thesis's fixed train/validation sets)",
     "test_source": "raw photos for testing; when empty the split below holds out subjects",
     "raw_source": "folder of raw photos the format stage reads (ignored when train/test sources are set)",
@@ -605,6 +612,12 @@ def _validate_architectures(nn: dict[str, Any]) -> None:
     for name in MODEL_NAMES:
         if nn[name]["l2"] < 0:
             raise UserError(f"nn.{name}.l2: expected 0 or more, got {nn[name]['l2']}")
+
+
+def augments(config: dict[str, Any], kind: str) -> bool:
+    """Whether `kind` trains on augmented copies: its own `augment` key, or `augment.enabled` for all."""
+    return bool(kind_of(kind).augmentable and (config["augment"]["enabled"]
+                                               or config["nn"].get(kind, {}).get("augment", False)))
 
 
 def model_config(config: dict[str, Any], name: str) -> dict[str, Any]:

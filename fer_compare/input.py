@@ -35,7 +35,8 @@ class InputPipeline:
         self.layout = kind_of(kind).layout
         self.batch_size = batch_size
         self.seed = seed
-        self.augment = augment if augment and augment.get("enabled") and kind_of(kind).augmentable else None
+        # `augment` (shift, flip) is given when this model trains on augmented copies (config.augments)
+        self.augment = augment if augment and kind_of(kind).augmentable else None
 
     def _decode(self, x: tf.Tensor) -> tf.Tensor:
         """Stored examples to floats: uint8 images scaled to 0..1 ([H, W, 1]), float examples kept."""

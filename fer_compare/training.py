@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from .checkpoints import check_compatible, export_saved_model, restore, save_checkpoint, write_description
-from .config import input_settings, model_config
+from .config import augments, input_settings, model_config
 from .data import ModelData
 from .errors import UserError
 from .files import fault_point
@@ -196,7 +196,8 @@ class Trainer:
         # Raw landmark features are mirrored inside the aligned image; references cancel its width.
         width = 0.0 if data.x.dtype == np.float32 and config["subject_normalization"] != "none" else \
             float(config["image"]["size"][0])
-        self.pipeline = InputPipeline(kind, self.hyper["batch_size"], self.seed, config["augment"], width)
+        self.pipeline = InputPipeline(kind, self.hyper["batch_size"], self.seed,
+                                      config["augment"] if augments(config, kind) else None, width)
         self.checkpoint_parts = dict(model=self.model, optimizer=self.optimizer, epoch=self.epoch,
                                      best_validation_loss=self.best_loss, previous_check_loss=self.rule.previous)
         self.checkpoint = tf.train.Checkpoint(**self.checkpoint_parts)
@@ -479,7 +480,7 @@ class Trainer:
 def hparams_of(kind: str, hyper: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     """Flat scalar hyperparameters for the TensorBoard hparams plugin."""
     out: dict[str, Any] = {"model": kind, "split": config["split"]["method"], "loss": config["loss"],
-                           "augment": bool(config["augment"]["enabled"]), "seed": int(config["seed"])}
+                           "augment": augments(config, kind), "seed": int(config["seed"])}
     for k, v in hyper.items():
         if isinstance(v, bool) or isinstance(v, (int, float, str)):
             out[k] = v

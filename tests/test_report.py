@@ -82,7 +82,7 @@ def _fixed(kind: str, y_true: list[int], y_pred: list[int], classes: list[str],
 @pytest.fixture(scope="module")
 def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], dict]:
     run_dir = tmp_path_factory.mktemp("run")
-    config = load_config(None, ["evaluation.folds=2"])
+    config = load_config(None, ["evaluation.folds=2", "recipe=thesis"])
     evaluations = _evaluations()
     montage = tmp_path_factory.mktemp("montage") / "preprocessing.png"
     cv2.imwrite(str(montage), np.full((60, 90, 3), 128, np.uint8))
@@ -219,7 +219,8 @@ def test_augmentation_loss_single_split_and_no_thesis(tmp_path: Path) -> None:
     comparison = write_report(tmp_path, config, evaluations, [], protocol, thesis={})
     md = (tmp_path / "comparison.md").read_text(encoding="utf-8")
     head = md[:md.index("## Results")]
-    assert "training-data augmentation: shifts ±4 px, horizontal flip" in head
+    assert ("training-data augmentation for cnn, landmark_fnn, gradient_fnn: shifts ±4 px (images), horizontal "
+            "flip (images; landmark features mirrored); floors are not augmented") in head
     assert "loss: L2 multi-class SVM" in head
     assert "a single subject-disjoint split, 12 subjects" in head and "25 % of the subjects held out" in head
     assert "thesis's published figures" not in md and THESIS_FIGURES["cnn"] not in md

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import augments
 from ..results import ModelEvaluation
 from .formatting import FILES, _duration, _finite, _first, _jsonable, _num, _pct, _pm, _pm_pct, _table
 from .summary import ModelSummary, _all_classes, summarise
@@ -69,14 +70,15 @@ def training_options(config: dict[str, Any]) -> list[str]:
     """Sentences for non-default training options (augmentation, loss); empty for the thesis's setup."""
     lines = []
     augment = config.get("augment") or {}
-    if augment.get("enabled"):
+    augmented = [k for k in config.get("models", []) if k in config.get("nn", {}) and augments(config, k)]
+    if augmented:
         parts = []
         if augment.get("shift", 4):
-            parts.append(f"shifts ±{augment.get('shift', 4)} px")
+            parts.append(f"shifts ±{augment.get('shift', 4)} px (images)")
         if augment.get("flip", True):
-            parts.append("horizontal flip")
+            parts.append("horizontal flip (images; landmark features mirrored)")
         what = ", ".join(parts) if parts else "enabled, but with no shift and no flip"
-        lines.append(f"training-data augmentation: {what} (image models only; landmark_fnn is not augmented)")
+        lines.append(f"training-data augmentation for {', '.join(augmented)}: {what}; floors are not augmented")
     loss = config.get("loss", "cross_entropy")
     if loss != "cross_entropy":
         lines.append(f"loss: {_LOSS_NAMES.get(loss, loss)} (the thesis used softmax cross-entropy)")

@@ -166,7 +166,7 @@ class PredictionsCsv:
 
     def write(self, frame: int, face: FacePrediction, track: Track) -> None:
         b = face.box
-        label = self.classes[int(np.argmax(track.smoothed))]
+        label = "calibrating" if face.calibrating else self.classes[int(np.argmax(track.smoothed))]
         raw = [f"{p:.8f}" for p in face.probabilities]
         smoothed = [f"{p:.8f}" for p in track.smoothed]
         self._row([frame, track.id, b.x, b.y, b.w, b.h, label, *raw, *smoothed])

@@ -30,6 +30,10 @@ def draw(frame: np.ndarray, faces: list[FacePrediction], tracks: list[Track], cl
     name_width = max(cv2.getTextSize(c, _FONT, 0.4, 1)[0][0] for c in classes) + 6
     for face, track in zip(faces, tracks, strict=True):
         b = face.box
+        if face.calibrating:  # subject_normalization: the face's reference is still being taken
+            cv2.rectangle(frame, (b.x, b.y), (b.x + b.w, b.y + b.h), _GRAY, 2)
+            _text(frame, f"calibrating {face.reference_frames}/{face.warmup}", (b.x, max(b.y - 8, 16)), 0.6)
+            continue
         best = int(np.argmax(track.smoothed))
         cv2.rectangle(frame, (b.x, b.y), (b.x + b.w, b.y + b.h), _GREEN, 2)
         label = f"{classes[best]} {track.smoothed[best]:.0%}"

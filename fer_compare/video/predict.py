@@ -18,7 +18,7 @@ from ..errors import UserError
 from ..face.chain import FaceChain
 from ..face.detection import Box, HaarFaceDetector
 from .forward import one_face_numpy_forward, sparse_forward
-from .tracking import iou
+from .tracking import FaceBaselines, iou
 
 if TYPE_CHECKING:  # TensorFlow loads only when a model does
     from ..checkpoints import LoadedModel
@@ -32,6 +32,14 @@ class FacePrediction:
 
     box: Box
     probabilities: np.ndarray
+    # With subject_normalization: frames this face's reference has seen, and the warm-up it needs;
+    # until then its probabilities are unreliable and the overlay says it is calibrating.
+    reference_frames: int | None = None
+    warmup: int = 0
+
+    @property
+    def calibrating(self) -> bool:
+        return self.reference_frames is not None and self.reference_frames < self.warmup
 
 
 class StepTimes:
@@ -103,6 +111,8 @@ class FramePredictor:
         self.rejected: list[Box] = []  # the last frame's detections whose landmarks do not fit a face
         self.tracked: list[Box] = []  # the last frame's faces that went through the model
         self.redetect_every = config["video_redetect_every"]
+        mode = config["subject_normalization"]  # the model's own (checked above against model.json)
+        self.baselines = FaceBaselines(mode, config["video_baseline_warmup"]) if mode != "none" else None
         self._since_full = 0
         self.full_detections = 0
         self.rejected_total = 0
@@ -131,9 +141,15 @@ class FramePredictor:
         if not inputs:
             return []
         t0 = time.perf_counter()
+        seen: list[int | None] = [None] * len(inputs)
+        if self.baselines is not None:
+            normalised = self.baselines.apply(kept, inputs)
+            inputs = [x for x, _ in normalised]
+            seen = [n for _, n in normalised]
         probabilities = self.forward(to_network_input(self.kind, np.stack(inputs)))
         self.times.add("model", time.perf_counter() - t0)
-        return [FacePrediction(box, p) for box, p in zip(kept, probabilities, strict=True)]
+        warmup = self.baselines.warmup if self.baselines is not None else 0
+        return [FacePrediction(box, p, n, warmup) for box, p, n in zip(kept, probabilities, seen, strict=True)]
 
     def _find_faces(self, gray: np.ndarray) -> list[Box]:
         """Last frame's faces searched where they were; the whole frame every `redetect_every` frames,

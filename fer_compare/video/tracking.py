@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..face.detection import Box
+from ..normalization import RunningBaseline
 
 if TYPE_CHECKING:
     from .predict import FacePrediction
@@ -22,6 +23,61 @@ def iou(a: Box, b: Box) -> float:
         return 0.0
     inter = w * h
     return inter / float(a.w * a.h + b.w * b.h - inter)
+
+
+def match_boxes(new: list[Box], old: list[Box], min_iou: float) -> dict[int, int]:
+    """Greedy one-to-one matching, largest overlap first: index in `new` -> index in `old`."""
+    pairs = sorted(((iou(a, b), i, j) for i, a in enumerate(new) for j, b in enumerate(old)), reverse=True)
+    matched: dict[int, int] = {}
+    used: set[int] = set()
+    for overlap, i, j in pairs:
+        if overlap < min_iou:
+            break
+        if i in matched or j in used:
+            continue
+        matched[i] = j
+        used.add(j)
+    return matched
+
+
+@dataclass(eq=False)
+class FaceBaseline:
+    """One live face's reference input (normalization.RunningBaseline) and where it was last seen."""
+
+    box: Box
+    baseline: RunningBaseline
+    missing: int = 0
+
+
+class FaceBaselines:
+    """subject_normalization live: each face's input minus its own running reference, the face followed
+    from frame to frame by box overlap. A face that is lost for more than `max_missing` frames starts
+    its warm-up again (it may be another person)."""
+
+    def __init__(self, mode: str, warmup: int, min_iou: float = 0.3, max_missing: int = 10) -> None:
+        self.mode = mode
+        self.warmup = warmup
+        self.min_iou = min_iou
+        self.max_missing = max_missing
+        self.faces: list[FaceBaseline] = []
+
+    def apply(self, boxes: list[Box], inputs: list[np.ndarray]) -> list[tuple[np.ndarray, int]]:
+        """Each face's input minus its reference, and how many frames its reference has seen so far."""
+        matched = match_boxes(boxes, [f.box for f in self.faces], self.min_iou)
+        out, seen = [], set()
+        for i, (box, x) in enumerate(zip(boxes, inputs, strict=True)):
+            face = self.faces[matched[i]] if i in matched else None
+            if face is None:
+                face = FaceBaseline(box, RunningBaseline(self.mode, self.warmup))
+                self.faces.append(face)
+            face.box, face.missing = box, 0
+            seen.add(id(face))
+            out.append((face.baseline.update(x), face.baseline.count))
+        for face in self.faces:
+            if id(face) not in seen:
+                face.missing += 1
+        self.faces = [f for f in self.faces if f.missing <= self.max_missing]
+        return out
 
 
 @dataclass(eq=False)
@@ -46,17 +102,8 @@ class IouTracker:
 
     def update(self, faces: list[FacePrediction]) -> list[Track]:
         """The track of each face, in the order of `faces`, after blending in this frame's probabilities."""
-        pairs = sorted(((iou(f.box, t.box), i, j) for i, f in enumerate(faces)
-                        for j, t in enumerate(self.tracks)), reverse=True)
-        matched: dict[int, Track] = {}
-        used: set[int] = set()
-        for overlap, i, j in pairs:
-            if overlap < self.min_iou:
-                break
-            if i in matched or j in used:
-                continue
-            matched[i] = self.tracks[j]
-            used.add(j)
+        matched = {i: self.tracks[j] for i, j in match_boxes([f.box for f in faces], [t.box for t in self.tracks],
+                                                              self.min_iou).items()}
         s = self.smoothing
         out = []
         for i, face in enumerate(faces):
@@ -66,6 +113,9 @@ class IouTracker:
                 track = Track(self._next_id, face.box, probabilities)
                 self._next_id += 1
                 self.tracks.append(track)
+            elif getattr(face, "calibrating", False):  # no history from before the reference is ready
+                track.smoothed = probabilities
+                track.box = face.box
             else:
                 track.smoothed = s * track.smoothed + (1.0 - s) * probabilities
                 track.box = face.box
