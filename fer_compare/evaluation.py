@@ -16,6 +16,16 @@ from .config import input_settings, input_settings_mismatch
 from .data import ModelData, to_network_input
 from .errors import UserError
 from .floors import fit_floor
+from .fold_store import (
+    data_digest,
+    earlier_comparison,
+    finished_fold,
+    fold_fingerprint,
+    interrupted_checkpoints,
+    keep_earlier,
+    mark_started,
+    save_fold,
+)
 from .kinds import floor_for
 from .kinds import kind as kind_of
 from .progress import say
@@ -24,7 +34,7 @@ from .records import read_manifest, read_rejects
 from .report import write_report
 from .results import FoldResult, ModelEvaluation
 from .splits import Split, warn_missing_classes
-from .training import TrainResult, train_model
+from .training import TrainingInterrupted, TrainResult, train_model
 
 STAGE_FOLDERS = (("format", "formatted"), ("align", "aligned"), ("gradient", "gradients"), ("blur", "blurred"))
 
@@ -73,9 +83,10 @@ def _held_out(split: Split, kind: str) -> Split:
 
 
 def score_fold(config: dict[str, Any], kind: str, data: ModelData, plan: FoldPlan, folder: Path,
-               trained: TrainResult | None = None, single: bool = False) -> tuple[FoldResult, int]:
+               trained: TrainResult | None = None, single: bool = False,
+               resume: Path | None = None) -> tuple[FoldResult, int]:
     """Train `kind` on the plan's training photos (single split: take the train stage's model or
-    model_to_load) and score its test photos."""
+    model_to_load; `resume`: continue from an interrupted run's checkpoints) and score its test photos."""
     split = _held_out(plan.split(data), kind)
     warn_missing_classes(split, data.y, data.classes, kind)
     if kind_of(kind).is_floor:
@@ -97,7 +108,7 @@ def score_fold(config: dict[str, Any], kind: str, data: ModelData, plan: FoldPla
             raise UserError(f"model_to_load: the {kind} model's inputs were made otherwise: {mismatch}")
         probs = model.predict(to_network_input(kind, data.x[split.test]))
         return _fold_result(plan, data, split, probs, [], -1, 0.0), model.parameters
-    result = train_model(kind, config, data, split, folder, summaries=True)
+    result = train_model(kind, config, data, split, folder, summaries=True, resume=resume)
     _, _, probs = result.trainer.evaluate(split.test)
     fold = _fold_result(plan, data, split, probs, result.history, result.best_epoch, result.seconds)
     result.trainer = None
@@ -135,23 +146,51 @@ def load_trained(config: dict[str, Any], kind: str) -> LoadedModel:
 
 def compare(config: dict[str, Any], run_dir: Path, prepared: Prepared, kinds: list[str],
             trained: dict[str, TrainResult]) -> dict[str, ModelEvaluation]:
-    """Every kind on every fold of every repeat, folds assigned once for all (protocol.plan_folds)."""
+    """Every kind on every fold of every repeat, folds assigned once for all (protocol.plan_folds).
+
+    Each scored fold is kept on disk (fold_store); with train_existing_model an earlier run's
+    finished folds of the same settings and data are reused and its interrupted fold resumes.
+    """
     k, repeats = config["evaluation"]["folds"], config["evaluation"]["repeats"]
     plans = [plan for r in range(repeats) for plan in plan_folds(prepared, config, r)]
+    single = k == 1 and repeats == 1
+    part = "test" if single else "cv"
+    earlier = earlier_comparison(config, run_dir) if config["train_existing_model"] and not single else None
+    if earlier is not None:
+        say(f"  resuming the comparison in {earlier}: its finished folds are kept, its interrupted fold resumes")
     results: dict[str, list[FoldResult]] = {kind: [] for kind in kinds}
     parameters: dict[str, int] = {}
     for kind in kinds:
         data = prepared.datasets[kind]
+        digest = data_digest(data)
         for plan in plans:
             where = f"fold {plan.index + 1}/{k}" + (f", repeat {plan.repeat + 1}/{repeats}" if repeats > 1 else "")
-            folder = run_dir / ("cv" if k > 1 or repeats > 1 else "test") / kind / (
-                f"repeat-{plan.repeat}-fold-{plan.index}" if repeats > 1 else f"fold-{plan.index}")
-            single = k == 1 and repeats == 1
-            fold, parameters[kind] = score_fold(config, kind, data, plan, folder, trained.get(kind) if single
-                                                else None, single)
+            name = f"repeat-{plan.repeat}-fold-{plan.index}" if repeats > 1 else f"fold-{plan.index}"
+            folder = run_dir / part / kind / name
+            fingerprint = fold_fingerprint(config, kind, digest, plan)
+            before = earlier / part / kind / name if earlier is not None else None
+            kept = finished_fold(before, fingerprint) if before is not None else None
+            if kept is not None and before is not None:
+                keep_earlier(before, folder)
+                fold, parameters[kind] = kept
+                how = " (kept from the earlier run)"
+            else:
+                resume = interrupted_checkpoints(before, fingerprint) if before is not None else None
+                mark_started(folder, fingerprint)
+                try:
+                    fold, parameters[kind] = score_fold(config, kind, data, plan, folder,
+                                                        trained.get(kind) if single else None, single, resume)
+                except TrainingInterrupted as e:
+                    done = sum(map(len, results.values()))
+                    e.args = (f"interrupted: {kind} {where}, checkpoint saved in {folder / 'checkpoints'}; run the "
+                              f"same command with train_existing_model: true and the {done} finished fold(s) "
+                              f"are kept and skipped, this fold resumes from its checkpoint",)
+                    raise
+                save_fold(folder, fold, parameters[kind], fingerprint)
+                how = ""
             accuracy = float((fold.y_true == fold.y_pred).mean()) if len(fold.y_true) else math.nan
             say(f"  {kind} {where}: train {fold.n_train}, validation {fold.n_validation}, test {fold.n_test} "
-                f"({len(fold.test_subjects)} subjects): test accuracy {accuracy:.3f}")
+                f"({len(fold.test_subjects)} subjects): test accuracy {accuracy:.3f}{how}")
             results[kind].append(fold)
     return {kind: _evaluation(kind, prepared.datasets[kind], results[kind], parameters[kind]) for kind in kinds}
 

@@ -12,6 +12,7 @@ machine's speed cannot move the interruption. Models stay small: memory is share
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 from pathlib import Path
@@ -213,3 +214,48 @@ def test_a_full_disk_while_checkpointing_is_one_line(diverged: dict[str, Any]) -
                     f"(File too large)"), line
     assert not list(run_dir.rglob("*_temp*")), "a failed save left its temporary checkpoint behind"
     assert snapshot(raw, tmp / "formatted", tmp / "aligned") == diverged["before"]
+
+
+def kfold_sets(tmp: Path, raw: Path, out: Path, **more: Any) -> dict[str, Any]:
+    """A 3-fold comparison of a small landmark FNN, exactly 5 epochs a fold (min_epochs = max_epochs)."""
+    return workspace(tmp, raw, test=True) | {
+        "runs_dir": str(out / "runs"), "models": ["landmark_fnn"], "evaluation.folds": 3,
+        "evaluation.floors": False, "nn.landmark_fnn.hidden": [64, 64], "nn.landmark_fnn.subnet": [42, 32, 32],
+        "nn.landmark_fnn.max_epochs": 5, "stopping.min_epochs": 5, "checkpoint_seconds": 0, "seed": 3} | more
+
+
+def fold_accuracies(run_dir: Path) -> list[float]:
+    comparison = json.loads((run_dir / "comparison.json").read_text())
+    return [f["report"]["accuracy"] for f in comparison["models"]["landmark_fnn"]["fold_results"]]
+
+
+@case("training", "Ctrl-C in a K-fold comparison, then resume")
+def test_an_interrupted_k_fold_comparison_keeps_its_finished_folds(london: Path, tmp_path: Path) -> None:
+    """Ctrl-C in fold 3 of 3; the rerun with train_existing_model keeps folds 1-2, resumes fold 3 from its
+    checkpoint, and its per-fold accuracies equal an uninterrupted run's."""
+    raw = london_tree(london, tmp_path / "raw", london_subjects(london)[:12])
+    succeeded(run_cli(workspace(tmp_path, raw, format=True, align=True), tmp_path))
+    whole = run_cli(kfold_sets(tmp_path, raw, tmp_path / "whole"), tmp_path)
+    succeeded(whole)
+    (whole_dir,) = run_folders(tmp_path / "whole" / "runs")
+    # 5 epochs in each of folds 1 and 2, then 2 epochs of fold 3
+    run = run_cli(kfold_sets(tmp_path, raw, tmp_path / "part"), tmp_path, env=after_epoch(5 + 5 + 1, "INT"))
+    line = error_line(run, code=130)
+    (part_dir,) = run_folders(tmp_path / "part" / "runs")
+    checkpoints = part_dir / "cv" / "landmark_fnn" / "fold-2" / "checkpoints"
+    assert line == (f"fer-compare: error: interrupted: landmark_fnn fold 3/3, checkpoint saved in {checkpoints}; "
+                    f"run the same command with train_existing_model: true and the 2 finished fold(s) are kept "
+                    f"and skipped, this fold resumes from its checkpoint"), line
+    again = run_cli(kfold_sets(tmp_path, raw, tmp_path / "part", train_existing_model=True), tmp_path)
+    succeeded(again)
+    assert again.stdout.count("(kept from the earlier run)") == 2, again.stdout
+    assert re.search(rf"landmark_fnn: resumed from {re.escape(str(checkpoints))}/ckpt-\d+ after epoch 1",
+                     again.stdout), again.stdout
+    resumed_dir = max(run_folders(tmp_path / "part" / "runs"), key=lambda p: p.stat().st_mtime)
+    assert resumed_dir != part_dir
+    assert fold_accuracies(resumed_dir) == pytest.approx(fold_accuracies(whole_dir), abs=ACCURACY_TOLERANCE)
+    # Other settings are another comparison: nothing is reused then.
+    other = run_cli(kfold_sets(tmp_path, raw, tmp_path / "part", train_existing_model=True,
+                               **{"nn.landmark_fnn.dropout": 0.25}), tmp_path)
+    succeeded(other)
+    assert "kept from the earlier run" not in other.stdout and "resumed from" not in other.stdout
