@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import itertools
 import json
 import math
 import os
@@ -444,31 +443,10 @@ def training_bytes(config: dict[str, Any], kind: str) -> tuple[int, int]:
     Bytes: float32 weights, their gradients and Adam's two slots (16 bytes a weight), plus one
     batch's largest activations (forward and backward, x3).
     """
-    width, height = config["nn"]["input"]
     m = config["nn"][kind]
-    classes = 8
-    batch = m["batch_size"]
-    if kind == "gradient_fnn":
-        sizes = [width * height, *m["hidden"], classes]
-        weights = sum(a * b + b for a, b in itertools.pairwise(sizes))
-        activations = batch * max(sizes)
-    elif kind == "cnn":
-        k = m["kernel_size"]
-        weights, channels, w, h = 0, 1, width, height
-        activations = 0
-        for f in m["filters"]:
-            weights += k * k * channels * f + f
-            activations = max(activations, batch * w * h * f)
-            channels, w, h = f, -(-w // 2), -(-h // 2)
-        sizes = [w * h * channels, *m["hidden"], classes]
-        weights += sum(a * b + b for a, b in itertools.pairwise(sizes))
-        activations = max(activations, batch * max(sizes))
-    else:
-        subnet = [42, *m["subnet"]]
-        weights = 4 * sum(a * b + b for a, b in itertools.pairwise(subnet))
-        sizes = [subnet[-1], *m["hidden"], classes]
-        weights += sum(a * b + b for a, b in itertools.pairwise(sizes))
-        activations = batch * 4 * max(subnet + sizes)
+    size = kind_of(kind).size
+    assert size is not None, f"{kind} has no size estimate"
+    weights, activations = size(m, tuple(config["nn"]["input"]), 8, m["batch_size"])
     return weights, 16 * weights + 3 * 4 * activations
 
 

@@ -28,6 +28,7 @@ from .fold_store import (
 )
 from .kinds import floor_for
 from .kinds import kind as kind_of
+from .pipeline import stage_folders
 from .progress import say
 from .protocol import FoldPlan, Prepared, plan_folds, prepare
 from .records import read_manifest, read_rejects
@@ -36,13 +37,11 @@ from .results import FoldResult, ModelEvaluation
 from .splits import Split, warn_missing_classes
 from .training import TrainingInterrupted, TrainResult, train_model
 
-STAGE_FOLDERS = (("format", "formatted"), ("align", "aligned"), ("gradient", "gradients"), ("blur", "blurred"))
-
 
 def preprocessing_summary(config: dict[str, Any]) -> list[dict[str, Any]]:
     """Per stage folder on disk: photos read, kept and rejected (by reason)."""
     rows = []
-    for stage, key in STAGE_FOLDERS:
+    for stage, key in stage_folders():
         folder = Path(config[key])
         if not (folder / "manifest.csv").exists():
             continue

@@ -9,6 +9,7 @@ Adding a kind is one entry here plus its model module.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,11 @@ import numpy as np
 IMAGE = "image"  # [H, W, 1] in 0..1
 FLAT = "flat"  # one vector (images in 0..1, features as they are)
 FEATURES = "features"  # [4, 42] landmark features
+
+# What one face (a detected crop) must go through to become a kind's input (face.chain.FaceChain).
+CROP = "crop"  # the formatted crop itself: no landmarks, no alignment, so no rejection
+LANDMARKS = "landmarks"  # landmark features of the aligned face
+FACE_IMAGE = "face image"  # the gradient FNN's image of the aligned face (masked Laplacian or blur)
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,10 @@ class ModelKind:
     thesis: str = ""  # what the thesis published for it; quoted, never compared by code
     floor_of: str | None = None  # a floor: the network whose input it shares
     dense_stack: bool = False  # hidden layers are plain dense layers (the video stage's sparse one-face pass)
+    face_input: str = CROP
+    # (hyperparameters, input (width, height), classes, batch) -> (weights, largest activations), estimated
+    # before anything is built, so that a model too large for the machine is refused in one line
+    size: Callable[[dict[str, Any], tuple[int, int], int, int], tuple[int, int]] | None = None
 
     @property
     def is_floor(self) -> bool:
@@ -73,6 +83,32 @@ def _build_gradient_fnn(classes: list[str], m: dict[str, Any], seed: int) -> Any
                        standardize=m["standardize"], l2=m["l2"])
 
 
+def _dense_size(sizes: list[int]) -> int:
+    return sum(a * b + b for a, b in itertools.pairwise(sizes))
+
+
+def _cnn_size(m: dict[str, Any], size: tuple[int, int], classes: int, batch: int) -> tuple[int, int]:
+    k, (w, h) = m["kernel_size"], size
+    weights, channels, activations = 0, 1, 0
+    for f in m["filters"]:
+        weights += k * k * channels * f + f
+        activations = max(activations, batch * w * h * f)
+        channels, w, h = f, -(-w // 2), -(-h // 2)  # SAME pooling rounds up
+    sizes = [w * h * channels, *m["hidden"], classes]
+    return weights + _dense_size(sizes), max(activations, batch * max(sizes))
+
+
+def _landmark_fnn_size(m: dict[str, Any], size: tuple[int, int], classes: int, batch: int) -> tuple[int, int]:
+    subnet = [42, *m["subnet"]]
+    sizes = [subnet[-1], *m["hidden"], classes]
+    return 4 * _dense_size(subnet) + _dense_size(sizes), batch * 4 * max(subnet + sizes)
+
+
+def _gradient_fnn_size(m: dict[str, Any], size: tuple[int, int], classes: int, batch: int) -> tuple[int, int]:
+    sizes = [size[0] * size[1], *m["hidden"], classes]
+    return _dense_size(sizes), batch * max(sizes)
+
+
 def _floor_builder(kind: str) -> Callable[[list[str], dict[str, Any], int], Any]:
     def build(classes: list[str], m: dict[str, Any], seed: int) -> Any:
         from .nn.models import LinearSoftmax
@@ -89,14 +125,15 @@ KINDS: dict[str, ModelKind] = {
     "cnn": ModelKind(
         "cnn", lambda c: "formatted", IMAGE, True, _build_cnn, "#1f77b4",
         "val accuracy 92.65 % (best val loss 0.2524, epoch 40), RaFD 8 classes, split shares subjects; "
-        "failed the live webcam test"),
+        "failed the live webcam test", size=_cnn_size),
     "landmark_fnn": ModelKind(
         "landmark_fnn", lambda c: "aligned", FEATURES, True, _build_landmark_fnn, "#ff7f0e",
-        "accuracy <= 22 %, settled at 17 % (loss 7.378 at step 200); failed"),
+        "accuracy <= 22 %, settled at 17 % (loss 7.378 at step 200); failed", face_input=LANDMARKS,
+        size=_landmark_fnn_size),
     "gradient_fnn": ModelKind(
         "gradient_fnn", _gradient_source, FLAT, True, _build_gradient_fnn, "#2ca02c",
         "val accuracy ~80 % average, 91.7 % at epoch 20 (loss 0.056), 6 classes; passed the live test",
-        dense_stack=True),
+        dense_stack=True, face_input=FACE_IMAGE, size=_gradient_fnn_size),
     "linear_crop": ModelKind(
         "linear_crop", lambda c: "formatted", FLAT, False, _floor_builder("linear_crop"), "#aec7e8",
         floor_of="cnn"),

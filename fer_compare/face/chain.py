@@ -17,6 +17,8 @@ import cv2
 import numpy as np
 
 from ..data import network_image
+from ..kinds import CROP, LANDMARKS
+from ..kinds import kind as kind_of
 from .alignment import MAX_ALIGNMENT_ERROR, FaceAligner, alignment_error, inter_ocular_distance
 from .detection import Box, crop_face
 from .features import landmark_features
@@ -149,7 +151,8 @@ class FaceChain:
         """What the stage folder `kind` trains on holds for this crop (uint8 image or [4, 42] features),
         or None when the align stage would reject it. `timer` gets each step's seconds."""
         timer = timer or _no_timer
-        if kind == "cnn":  # the formatted crop itself; no alignment, so no rejection
+        face_input = kind_of(kind).face_input
+        if face_input == CROP:
             t0 = time.perf_counter()
             x = self.network_image(crop)
             timer("gradient", time.perf_counter() - t0)
@@ -162,7 +165,7 @@ class FaceChain:
         if aligned.rejection is not None:
             timer("align", time.perf_counter() - t1)
             return None
-        if kind == "landmark_fnn":
+        if face_input == LANDMARKS:
             x = self.features(aligned)
             timer("align", time.perf_counter() - t1)
             return x

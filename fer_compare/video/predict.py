@@ -17,6 +17,8 @@ from ..data import to_network_input
 from ..errors import UserError
 from ..face.chain import FaceChain
 from ..face.detection import Box, HaarFaceDetector
+from ..kinds import CROP
+from ..kinds import kind as kind_of
 from .forward import one_face_numpy_forward, sparse_forward
 from .tracking import FaceBaselines, iou
 
@@ -105,8 +107,7 @@ class FramePredictor:
         self.classes = list(model.classes)
         # The model records the folder it was trained on; a blurred source means blur here too.
         hyper = model.description.get("hyperparameters", {})
-        source = hyper.get("source") if self.kind == "gradient_fnn" else None
-        self.chain = FaceChain.from_config(config, gradient_fnn_source=source)
+        self.chain = FaceChain.from_config(config, gradient_fnn_source=hyper.get("source"))
         self.times = StepTimes()
         self.rejected: list[Box] = []  # the last frame's detections whose landmarks do not fit a face
         self.tracked: list[Box] = []  # the last frame's faces that went through the model
@@ -116,7 +117,7 @@ class FramePredictor:
         self._since_full = 0
         self.full_detections = 0
         self.rejected_total = 0
-        if self.kind != "cnn":
+        if kind_of(self.kind).face_input != CROP:
             self.chain.load_alignment()  # now: a missing template or dlib model stops us before the first frame
 
     def predict(self, frame_bgr: np.ndarray) -> list[FacePrediction]:
