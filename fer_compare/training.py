@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import gc
 import itertools
-import json
 import math
-import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,10 +19,10 @@ import tensorflow as tf
 from .checkpoints import check_compatible, export_saved_model, restore, save_checkpoint, write_description
 from .config import augments, input_settings, model_config
 from .data import ModelData
+from .distribution import describe_devices, get_strategy, is_chief
 from .errors import UserError
 from .files import fault_point
 from .input import InputPipeline
-from .kinds import FEATURES
 from .kinds import kind as kind_of
 from .nn.adam import Adam
 from .nn.layerwise import layerwise_train_step
@@ -32,6 +30,8 @@ from .nn.losses import LOSSES
 from .nn.models import EmotionModel, GradientFNN, build_model, count_parameters
 from .progress import say, training_started
 from .splits import Split, warn_missing_classes
+from .stopping import SaveSchedule, StoppingRule
+from .summaries import TrainingSummaries
 
 
 class TrainingInterrupted(UserError):
@@ -42,99 +42,6 @@ class TrainingInterrupted(UserError):
 
 class TrainingDiverged(UserError):
     """The loss became NaN or infinite; the last good checkpoint was kept."""
-
-
-class StoppingRule:
-    """The thesis's rule: every `check_every`-th epoch (epoch % 4 == 0, 0-based), stop if the validation
-    loss rose by >= `min_increase` since the previous check; otherwise remember it."""
-
-    def __init__(self, check_every: int = 4, min_increase: float = 0.03, min_epochs: int = 0) -> None:
-        self.check_every = check_every
-        self.min_increase = min_increase
-        self.min_epochs = min_epochs
-        self.previous = tf.Variable(math.inf, trainable=False, dtype=tf.float64, name="previous_check_loss")
-
-    def should_stop(self, epoch: int, validation_loss: float) -> bool:
-        if epoch % self.check_every != 0:
-            return False
-        previous = float(self.previous.numpy())
-        if epoch + 1 > self.min_epochs and validation_loss - previous >= self.min_increase:
-            return True
-        self.previous.assign(validation_loss)
-        return False
-
-
-class SaveSchedule:
-    """When to save the whole training state: once `every_seconds` have passed since the last save.
-
-    The gradient FNN's state (weights and Adam's two slots) is 1.4 GB, and saving it after every
-    epoch took three times as long as the epoch itself (benchmarks/BENCHMARKS.md). A crash now
-    loses at most `every_seconds` of training; Ctrl-C and the last epoch always save, and the best
-    validation weights are saved whenever they improve. 0 saves after every epoch.
-    """
-
-    def __init__(self, every_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.every_seconds = every_seconds
-        self.clock = clock
-        self.last = clock()
-
-    def due(self) -> bool:
-        return self.clock() - self.last >= self.every_seconds
-
-    def saved(self) -> None:
-        self.last = self.clock()
-
-
-def get_strategy(config: dict[str, Any]) -> tf.distribute.Strategy:
-    """The default strategy, or MirroredStrategy over the visible GPUs (CPUs when there are none)."""
-    gpus = tf.config.list_physical_devices("GPU")
-    for gpu in gpus:
-        try:
-            tf.config.experimental.set_memory_growth(gpu, True)  # the thesis's 4 GB card ran out
-        except RuntimeError:
-            pass  # already initialised in this process
-    if config["distribute"] == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if config["distribute"] == "multi_worker":
-        return multi_worker_strategy()
-    return tf.distribute.get_strategy()
-
-
-_MULTI_WORKER: list[tf.distribute.Strategy] = []
-
-
-def multi_worker_strategy() -> tf.distribute.Strategy:
-    """MultiWorkerMirroredStrategy over the cluster in TF_CONFIG, made once per process (a second one
-    would configure TensorFlow's collective ops again, which it refuses)."""
-    if not _MULTI_WORKER:
-        if not os.environ.get("TF_CONFIG"):
-            raise UserError('distribute: "multi_worker" reads the cluster from the TF_CONFIG environment '
-                            "variable, which is not set (see README: training across machines)")
-        _MULTI_WORKER.append(tf.distribute.MultiWorkerMirroredStrategy())
-    return _MULTI_WORKER[0]
-
-
-def is_chief(strategy: tf.distribute.Strategy) -> bool:
-    """Whether this process keeps what it writes: always outside a cluster; in one, the "chief" task,
-    or worker 0 when the cluster names no chief (TensorFlow's convention)."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    cluster = resolver.cluster_spec().as_dict() if resolver is not None else {}
-    if not cluster:
-        return True
-    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0
-                                             and "chief" not in cluster)
-
-
-def describe_devices(strategy: tf.distribute.Strategy) -> str:
-    gpus = tf.config.list_physical_devices("GPU")
-    where = f"{len(gpus)} GPU(s)" if gpus else "CPU"
-    text = f"{where}, {strategy.num_replicas_in_sync} replica(s), strategy {type(strategy).__name__}"
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is not None and resolver.cluster_spec().as_dict():
-        workers = sum(len(tasks) for tasks in resolver.cluster_spec().as_dict().values())
-        text += f"; this process is {resolver.task_type} {resolver.task_id} of {workers}" + (
-            " (chief: keeps checkpoints, logs and exports)" if is_chief(strategy) else "")
-    return text
 
 
 @dataclass
@@ -330,7 +237,9 @@ class Trainer:
         if len(train_idx) == 0:
             raise UserError(f"split: no training photos left for {self.kind}")
         val_for_rule = val_idx if len(val_idx) else train_idx  # no validation set: watch training loss
-        writers = self._writers() if self.summaries else None
+        board = (TrainingSummaries(self.kind, self.folder, h, self.config, self.data,
+                                   self.data.x[self.split.train[:6]], self.model, self.strategy)
+                 if self.summaries else None)
         history: list[dict[str, float]] = []
         start_epoch = int(self.epoch.numpy()) + 1
         stopped = f"reached max_epochs ({h['max_epochs']})"
@@ -338,8 +247,8 @@ class Trainer:
         t0 = time.perf_counter()
         seen = 0
         train_seconds = 0.0
-        if writers:
-            self._log_start(writers)
+        if board:
+            board.start()
         if self.manager.latest_checkpoint is None:
             save_checkpoint(self.manager)  # the initial weights: a "last good" state even if epoch 0 diverges
         schedule = SaveSchedule(self.config["checkpoint_seconds"])
@@ -349,13 +258,13 @@ class Trainer:
                 e0 = time.perf_counter()
                 losses = []
                 for x, y in batches:
-                    if writers and epoch == start_epoch and not losses:
+                    if board and epoch == start_epoch and not losses:
                         tf.summary.trace_on(graph=True, profiler=False)
                     # Keep the loss as a tensor and read it once per epoch (no measurable speed
                     # difference in the final benchmark; it spares a host sync per step).
                     losses.append(self.train_step(x, y))
-                    if writers and epoch == start_epoch and len(losses) == 1:
-                        with writers["train"].as_default():
+                    if board and epoch == start_epoch and len(losses) == 1:
+                        with board.writers["train"].as_default():
                             tf.summary.trace_export(name=f"{self.kind}_train_step", step=0)
                 seen += len(train_idx)
                 train_seconds += time.perf_counter() - e0
@@ -379,8 +288,8 @@ class Trainer:
                 if stop or epoch == h["max_epochs"] - 1 or schedule.due():
                     save_checkpoint(self.manager)
                     schedule.saved()
-                if writers:
-                    self._log_epoch(writers, row, epoch, final=False)
+                if board:
+                    board.epoch(row, epoch)
                 epochs.epoch(row)  # epochs.csv, the live display, and the printed row with --verbose
                 fault_point("train:epoch")  # tests: a signal after a known epoch (files.fault_point)
                 if stop:
@@ -407,8 +316,8 @@ class Trainer:
             samples_per_second=seen / train_seconds if train_seconds else math.nan, hyperparameters=h, trainer=self,
             devices=describe_devices(self.strategy),
         )
-        if writers:
-            self._log_end(writers, result)
+        if board:
+            board.end(result)
         say(f"  {self.kind}: {stopped}; best epoch {best_epoch}, validation loss {result.best_validation_loss:.4f}, "
             f"accuracy {best_acc:.3f}; {result.samples_per_second:.0f} samples/s")
         return result
@@ -430,75 +339,6 @@ class Trainer:
             kept = "no good checkpoint existed yet"
         raise TrainingDiverged(f"nn.{self.kind}: the loss became NaN or infinite in epoch {epoch} "
                                f"(learning rate {self.hyper['learning_rate']} too high?); {kept}")
-
-    # --- TensorBoard --------------------------------------------------------------------------
-    def _writers(self) -> dict[str, Any]:
-        return {name: tf.summary.create_file_writer(str(self.folder / name)) for name in ("train", "validation")}
-
-    def _log_start(self, writers: dict[str, Any]) -> None:
-        # summary_v2, not the hparams `api` module: that one subclasses tf.keras.callbacks.Callback,
-        # which would import all of Keras (see tf_import.py).
-        from tensorboard.plugins.hparams import summary_v2 as hp
-
-        with writers["validation"].as_default():
-            trial = f"{self.folder.parent.name}/{self.kind}"
-            hp.hparams(hparams_of(self.kind, self.hyper, self.config), trial_id=trial)
-            sample = self.data.x[self.split.train[:6]]
-            tf.summary.image("inputs as the network sees them", _as_images(self.kind, sample, self.model),
-                             step=0, max_outputs=6)
-            self._histograms(0)
-            tf.summary.text("model", json.dumps({"kind": self.kind, "classes": self.data.classes,
-                                                 "parameters": count_parameters(self.model),
-                                                 "devices": describe_devices(self.strategy)}), step=0)
-
-    def _histograms(self, step: int) -> None:
-        # tf.summary.histogram's bucketing costs ~240 bytes per value: a strided sample of at most
-        # 100k values per variable keeps the 58.8 M-weight layers from needing gigabytes.
-        for v in self.model.trainable_variables:
-            values = tf.reshape(v, [-1])
-            stride = max(1, int(values.shape[0]) // 100_000)
-            tf.summary.histogram(v.name.replace(":0", ""), values[::stride], step=step)
-
-    def _log_epoch(self, writers: dict[str, Any], row: dict[str, float], epoch: int, final: bool) -> None:
-        with writers["train"].as_default():
-            tf.summary.scalar("loss", row["train_loss"], step=epoch)
-            tf.summary.scalar("learning_rate", row["learning_rate"], step=epoch)
-        with writers["validation"].as_default():
-            tf.summary.scalar("loss", row["validation_loss"], step=epoch)
-            tf.summary.scalar("accuracy", row["validation_accuracy"], step=epoch)
-
-    def _log_end(self, writers: dict[str, Any], result: TrainResult) -> None:
-        with writers["validation"].as_default():
-            self._histograms(max(result.best_epoch, 0) + 1)
-            tf.summary.scalar("best/loss", result.best_validation_loss, step=0)
-            tf.summary.scalar("best/accuracy", result.best_validation_accuracy, step=0)
-            tf.summary.scalar("best/epoch", result.best_epoch, step=0)
-        for w in writers.values():
-            w.flush()
-
-
-def hparams_of(kind: str, hyper: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """Flat scalar hyperparameters for the TensorBoard hparams plugin."""
-    out: dict[str, Any] = {"model": kind, "split": config["split"]["method"], "loss": config["loss"],
-                           "augment": augments(config, kind), "seed": int(config["seed"])}
-    for k, v in hyper.items():
-        if isinstance(v, bool) or isinstance(v, (int, float, str)):
-            out[k] = v
-        elif isinstance(v, list):
-            out[k] = "x".join(map(str, v))
-    return out
-
-
-def _as_images(kind: str, x: np.ndarray, model: EmotionModel) -> np.ndarray:
-    """Network inputs as [k, H, W, 1] images in 0..1 (landmark features standardised, as a 4x42 strip)."""
-    if kind_of(kind).layout == FEATURES:
-        z = (x - model.feature_mean.numpy()) / model.feature_std.numpy()
-        z = np.clip((z + 3) / 6, 0, 1)
-        return np.repeat(np.repeat(z, 8, axis=1), 4, axis=2)[..., None].astype(np.float32)
-    if x.dtype != np.uint8:  # subject-normalised images: differences in -1..1
-        return np.clip((x.astype(np.float32) + 1) / 2, 0, 1)[..., None]
-    return (x.astype(np.float32) / 255.0)[..., None]
-
 
 def export_path(config: dict[str, Any], kind: str) -> Path:
     return Path(config["model_to_save"]) / kind

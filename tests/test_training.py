@@ -40,7 +40,9 @@ def config_for(tmp: Path, **sets) -> dict:
     base = [f"runs_dir={tmp / 'runs'}", "nn.landmark_fnn.max_epochs=6", "nn.landmark_fnn.hidden=[64,64]",
             "nn.landmark_fnn.subnet=[42,32,32]", "nn.cnn.max_epochs=3", "nn.cnn.filters=[4,8,8]",
             "nn.cnn.hidden=[16,16]", "nn.gradient_fnn.hidden=[32,16]", "nn.gradient_fnn.emotions=null",
-            "learning_rate=0.003"]
+            "learning_rate=0.003", "nn.landmark_fnn.learning_rate=null",
+            # the synthetic classes are not mirror-symmetric: no flipped copies
+            "nn.landmark_fnn.augment=false", "nn.cnn.augment=false"]
     return load_config(None, base + [f"{k.replace('__', '.')}={v}" for k, v in sets.items()])
 
 
