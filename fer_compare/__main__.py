@@ -6,7 +6,8 @@ import argparse
 import signal
 import sys
 
-from .config import describe_keys, load_config
+from .config import load_config
+from .defaults import describe_keys
 from .errors import UserError
 from .pipeline import STAGE_ORDER, needs_tensorflow
 

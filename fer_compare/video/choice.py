@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import MODEL_NAMES
 from ..errors import UserError
+from ..kinds import NETWORKS as MODEL_NAMES
 from ..progress import say
 
 if TYPE_CHECKING:  # TensorFlow loads only when a model does
