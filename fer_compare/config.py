@@ -11,6 +11,7 @@ from typing import Any
 
 from .defaults import CHOICES, DEFAULTS, NULLABLE, deep_update, recipe_defaults
 from .errors import UserError
+from .kinds import NETWORKS as MODEL_NAMES
 from .kinds import kind as kind_of
 from .validation import validate
 
@@ -142,14 +143,23 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict[str,
     for text in overrides:
         keys, value = parse_override(text)
         deep_update(user, _nest(keys, value))
+    _one_rate_for_all(user)
     config = _merge(recipe_defaults(user.get("recipe")), user)
     validate(config)
     return config
 
 
-# Ranges of numeric settings beyond what _validate below says in words: (least, most), inclusive.
-# The upper bounds are what a run can use; a larger value is a typo that would fail deep inside
-# OpenCV or TensorFlow (or allocate until the machine gives up).
+def _one_rate_for_all(user: dict[str, Any]) -> None:
+    """The thesis's `learning_rate`, when the user sets it, is every model's rate: a model's own
+    default rate (the recipe's) gives way unless the user set `nn.<model>.learning_rate` too."""
+    nn = user.get("nn", {})
+    if "learning_rate" not in user or not isinstance(nn, dict):
+        return
+    for name in MODEL_NAMES:
+        if isinstance(nn.get(name, {}), dict):
+            user.setdefault("nn", nn).setdefault(name, {}).setdefault("learning_rate", None)
+
+
 def augments(config: dict[str, Any], kind: str) -> bool:
     """Whether `kind` trains on augmented copies: its own `augment` key, or `augment.enabled` for all."""
     return bool(kind_of(kind).augmentable and (config["augment"]["enabled"]

@@ -156,7 +156,8 @@ HELP: dict[str, str] = {
     "video": "stage: live inference on a camera, video file or image folder",
     "image.size": "[width, height] of face crops",
     "nn.input": "[width, height] of network image inputs",
-    "learning_rate": "Adam learning rate for every model unless nn.<model>.learning_rate is set",
+    "learning_rate": "Adam learning rate for every model whose nn.<model>.learning_rate is null; set in a config "
+                     "or --set, it is every model's rate unless nn.<model>.learning_rate is set there too",
     "demo_set": "build the synthetic demo set into raw_source when that folder does not exist",
     "overwrite": "allow replacing an existing model_to_save",
     "dataset.layout": "auto, rafd, ckplus, jaffe, fer2013, folders",

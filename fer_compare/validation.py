@@ -14,6 +14,9 @@ from .errors import UserError
 from .kinds import NETWORKS as MODEL_NAMES  # the networks `models` may name
 from .kinds import kind as kind_of
 
+# Ranges of numeric settings beyond what validate below says in words: (least, most), inclusive.
+# The upper bounds are what a run can use; a larger value is a typo that would fail deep inside
+# OpenCV or TensorFlow (or allocate until the machine gives up).
 _INT_MAX = 2**31 - 1
 _RANGES: dict[str, tuple[float, float]] = {
     "image.size": (8, 4096), "nn.input": (1, 1_000_000), "detection.scale_factor": (1.0001, 10),

@@ -99,3 +99,15 @@ def test_input_settings_name_the_first_difference_and_ignore_older_models():
 def test_gradient_fnn_without_hidden_layers_is_allowed():
     """No hidden layer makes a softmax regression over the masked Laplacian: a baseline, not a mistake."""
     assert load_config(None, ["nn.gradient_fnn.hidden=[]"])["nn"]["gradient_fnn"]["hidden"] == []
+
+
+def test_the_thesis_learning_rate_set_by_the_user_is_every_models_rate():
+    """The recipe gives landmark_fnn its own rate; a user's `learning_rate` still sets every model's,
+    unless the same config sets that model's own rate too."""
+    assert model_config(load_config(None), "landmark_fnn")["learning_rate"] == 1e-3
+    assert model_config(load_config(None), "cnn")["learning_rate"] == 1e-4
+    both = load_config(None, ["learning_rate=0.05"])
+    assert {model_config(both, k)["learning_rate"] for k in ("cnn", "landmark_fnn", "gradient_fnn")} == {0.05}
+    own = load_config(None, ["learning_rate=0.05", "nn.landmark_fnn.learning_rate=0.002"])
+    assert model_config(own, "landmark_fnn")["learning_rate"] == 0.002
+    assert model_config(own, "cnn")["learning_rate"] == 0.05
