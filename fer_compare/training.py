@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from .checkpoints import check_compatible, export_saved_model, restore, save_checkpoint, write_description
+from .checkpoints import BestWeights, check_compatible, export_saved_model, restore, save_checkpoint, write_description
 from .config import augments, input_settings, model_config
 from .data import ModelData
 from .distribution import describe_devices, get_strategy, is_chief
@@ -113,6 +113,7 @@ class Trainer:
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(folder / "checkpoints"), max_to_keep=1)
         self.best = tf.train.CheckpointManager(tf.train.Checkpoint(model=self.model), str(folder / "best"),
                                                max_to_keep=1, checkpoint_name="best")
+        self.best_weights = BestWeights(self.model, self.best)
         self.input_settings = input_settings(config, kind)
         write_description(folder / "checkpoints", self.model, self.hyper, self.input_settings)
         write_description(folder / "best", self.model, self.hyper, self.input_settings)
@@ -281,11 +282,12 @@ class Trainer:
                 self.epoch.assign(epoch)
                 if val_loss < float(self.best_loss.numpy()):
                     self.best_loss.assign(val_loss)
-                    save_checkpoint(self.best, checkpoint_number=epoch)
+                    self.best_weights.improved(epoch)
                     best_epoch, best_acc = epoch, val_acc
                 # The rule's memory is updated before the state is saved, so a resume checks as this run would.
                 stop = self.rule.should_stop(epoch, val_loss)
                 if stop or epoch == h["max_epochs"] - 1 or schedule.due():
+                    self.best_weights.write()  # first: a saved state's best loss always has its weights in best/
                     save_checkpoint(self.manager)
                     schedule.saved()
                 if board:
@@ -297,13 +299,14 @@ class Trainer:
                                f"{self.rule.check_every} epochs earlier (epoch {epoch})")
                     break
         except KeyboardInterrupt:
+            self.best_weights.write()
             path = save_checkpoint(self.manager)
             raise TrainingInterrupted(f"interrupted: {self.kind} checkpoint saved to {path}; "
                                       f"resume with train_existing_model: true") from None
         # Restore the best validation weights before anything uses the model.
-        if self.best.latest_checkpoint:
-            restore({"model": self.model}, self.best.latest_checkpoint, "checkpoint")
-            best_epoch = best_epoch if best_epoch >= 0 else int(self.best.latest_checkpoint.rsplit("-", 1)[-1])
+        restored = self.best_weights.restore()
+        if restored is not None:
+            best_epoch = best_epoch if best_epoch >= 0 else restored
         if math.isnan(best_acc):
             _, best_acc, _ = self.evaluate(val_for_rule)
         if not self.chief:
@@ -328,9 +331,11 @@ class Trainer:
         the checkpoint objects. Evaluation still works; the test and video stages that follow in the
         same process then reuse that memory. Training again needs a new Trainer."""
         del self.train_step, self.optimizer, self.checkpoint, self.checkpoint_parts, self.manager, self.best
+        del self.best_weights
         gc.collect()  # tf.function objects sit in reference cycles; free the variables now
 
     def _diverged(self, epoch: int) -> None:
+        self.best_weights.write()  # the best weights so far stay usable
         last = self.manager.latest_checkpoint
         if last:
             restore(self.checkpoint_parts, last, "checkpoint", self.checkpoint)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fer_compare.checkpoints import LoadedModel, export_saved_model
+from fer_compare.checkpoints import LoadedModel, export_saved_model, restore
 from fer_compare.config import load_config
 from fer_compare.data import ModelData, to_network_input
 from fer_compare.errors import UserError
@@ -293,3 +293,24 @@ def test_fit_stops_when_the_rule_says_and_keeps_the_best_epochs_weights(tmp_path
     loss, _, _ = t.evaluate(t.split.validation)
     assert loss == pytest.approx(result.best_validation_loss, rel=1e-5)
     assert loss == pytest.approx(min(losses), rel=1e-5)
+
+
+@pytest.mark.parametrize("seconds", [0, 3600])
+def test_the_best_weights_reach_disk_with_the_state_not_at_every_improvement(tmp_path, seconds):
+    """best/ is written when the training state is (every epoch with 0; with an hour between saves only
+    at the end), and always holds the best epoch's weights, which the model holds after fit."""
+    t = trainer(tmp_path, learnable(), checkpoint_seconds=seconds, nn__landmark_fnn__max_epochs=8)
+    result = t.fit()
+    saved = tf.train.latest_checkpoint(str(tmp_path / "a" / "best"))
+    assert saved is not None and saved.endswith(f"best-{result.best_epoch}")
+    losses = [row["validation_loss"] for row in result.history]
+    improvements = sum(loss < min(losses[:e], default=math.inf) for e, loss in enumerate(losses))
+    writes = int(t.best._checkpoint.save_counter.numpy())
+    assert writes == (improvements if seconds == 0 else 1), (writes, improvements)
+    after_fit = [v.numpy() for v in t.model.variables]
+    again = trainer(tmp_path, learnable(), "b")
+    restore({"model": again.model}, saved, "checkpoint")
+    for a, b in zip(after_fit, (v.numpy() for v in again.model.variables), strict=True):
+        np.testing.assert_array_equal(a, b)
+    loss, _, _ = t.evaluate(t.split.validation)
+    assert loss == pytest.approx(result.best_validation_loss, rel=1e-5)
