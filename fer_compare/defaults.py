@@ -21,11 +21,11 @@ _MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
         "standardize": True, "jit_compile": False, "augment": True,
     },
     "gradient_fnn": {
-        "batch_size": 32, "max_epochs": 60, "learning_rate": None, "dropout": 0.0,
+        "batch_size": 32, "max_epochs": 60, "learning_rate": 3e-5, "dropout": 0.0,
         "l2": 0.0, "hidden": [12000, 4900],
         "emotions": ["neutral", "happy", "sad", "angry", "disgusted", "surprised"],
         "source": "gradients", "standardize": False, "jit_compile": False, "layerwise_updates": True,
-        "row_blocks": 24, "augment": False,
+        "row_blocks": 24, "augment": True,
     },
 }
 

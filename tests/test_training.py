@@ -42,7 +42,7 @@ def config_for(tmp: Path, **sets) -> dict:
             "nn.cnn.hidden=[16,16]", "nn.gradient_fnn.hidden=[32,16]", "nn.gradient_fnn.emotions=null",
             "learning_rate=0.003", "nn.landmark_fnn.learning_rate=null",
             # the synthetic classes are not mirror-symmetric: no flipped copies
-            "nn.landmark_fnn.augment=false", "nn.cnn.augment=false"]
+            "nn.landmark_fnn.augment=false", "nn.cnn.augment=false", "nn.gradient_fnn.augment=false"]
     return load_config(None, base + [f"{k.replace('__', '.')}={v}" for k, v in sets.items()])
 
 
