@@ -284,3 +284,18 @@ def test_unknown_rule_and_no_models_are_refused() -> None:
         choose_winner(_evaluations(), "best_vibes")
     with pytest.raises(ValueError):
         choose_winner({}, "mean_accuracy")
+
+
+def test_a_tie_break_decided_past_the_shown_digits_shows_more_of_them() -> None:
+    """London's two FNNs tied on accuracy and differed in macro-F1 only in the fourth digit."""
+    from types import SimpleNamespace
+
+    from fer_compare.report.summary import _winner_from
+
+    def summary(f1: float) -> SimpleNamespace:
+        return SimpleNamespace(accuracy=(0.856, 0.0), macro_f1=(f1, 0.0), parameters=10, folds=10)
+
+    kind, reason = _winner_from({"a": summary(0.85508), "b": summary(0.85512)}, "mean_accuracy")
+    assert kind == "b" and "0.855120 vs a 0.855080" in reason, reason
+    kind, reason = _winner_from({"a": summary(0.80), "b": summary(0.90)}, "mean_accuracy")
+    assert kind == "b" and "0.900 vs a 0.800" in reason, reason

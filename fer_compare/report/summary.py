@@ -92,6 +92,8 @@ def _winner_from(summaries: dict[str, ModelSummary], rule: str) -> tuple[str, st
                 others = ", ".join(f"{k} {show(summaries[k])}" for k in summaries if k != kind)
                 return kind, f"{kind} has the highest {what} {over}: {show(summaries[kind])} ({others})."
             rivals = [k for k in candidates if k != kind]
+            if any(show(summaries[k]) == show(summaries[kind]) for k in rivals):  # decided past the shown digits
+                show = lambda s, key=key: f"{key(s):.6f}"
             versus = ", ".join(f"{k} {show(summaries[k])}" for k in rivals)
             tied = " and ".join(candidates)
             prefix = "; ".join(ties)
