@@ -33,9 +33,9 @@ from .progress import say
 from .protocol import FoldPlan, Prepared, plan_folds, prepare
 from .records import read_manifest, read_rejects
 from .report import write_report
-from .results import FoldResult, ModelEvaluation
+from .results import FoldResult, ModelEvaluation, TrainResult
 from .splits import Split, warn_missing_classes
-from .training import TrainingInterrupted, TrainResult, train_model
+from .training import TrainingInterrupted, train_model
 
 
 def preprocessing_summary(config: dict[str, Any]) -> list[dict[str, Any]]:

@@ -51,10 +51,10 @@ def fold_fingerprint(config: dict[str, Any], kind: str, digest: str, plan: FoldP
 
 
 def earlier_comparison(config: dict[str, Any], run_dir: Path) -> Path | None:
-    """The run folder whose folds a resumed comparison reuses: model_to_load when it holds cv/ or
-    test/ folds, else the newest earlier run under runs_dir that does."""
+    """The run folder whose folds a resumed comparison reuses: model_to_load when it holds cv/ folds,
+    else the newest earlier run under runs_dir that does."""
     def has_folds(run: Path) -> bool:
-        return any((run / part).is_dir() for part in ("cv", "test"))
+        return (run / "cv").is_dir()
 
     if config["model_to_load"] and has_folds(Path(config["model_to_load"])):
         return Path(config["model_to_load"])

@@ -1,10 +1,15 @@
-"""What the test stage measured: one model's test predictions and training record per fold."""
+"""What training and the test stage produced: one model's training, and its test predictions per fold."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .training import Trainer
 
 
 @dataclass(eq=False)
@@ -39,3 +44,26 @@ class ModelEvaluation:
     n_subjects: int
     parameters: int
     floor_of: str | None = None
+
+
+@dataclass
+class TrainResult:
+    """What training one model produced."""
+
+    kind: str
+    classes: list[str]
+    history: list[dict[str, float]]
+    best_epoch: int
+    best_validation_loss: float
+    best_validation_accuracy: float
+    stopped: str
+    folder: Path
+    n_train: int
+    n_validation: int
+    parameters: int
+    seconds: float
+    samples_per_second: float
+    hyperparameters: dict[str, Any]
+    export: Path | None = None
+    trainer: Trainer | None = field(default=None, repr=False)
+    devices: str = ""  # describe_devices(): what trained it, for the report

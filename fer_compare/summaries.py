@@ -18,7 +18,7 @@ from .kinds import kind as kind_of
 from .nn.models import EmotionModel, count_parameters
 
 if TYPE_CHECKING:
-    from .training import TrainResult
+    from .results import TrainResult
 
 
 class TrainingSummaries:

@@ -9,7 +9,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from .config import augments, input_settings, model_config
 from .data import ModelData
 from .distribution import describe_devices, get_strategy, is_chief
 from .errors import UserError
-from .files import fault_point
+from .files import fault_point, probe_write
 from .input import InputPipeline
 from .kinds import kind as kind_of
 from .nn.adam import Adam
@@ -29,6 +28,7 @@ from .nn.layerwise import layerwise_train_step
 from .nn.losses import LOSSES
 from .nn.models import EmotionModel, GradientFNN, build_model, count_parameters
 from .progress import say, training_started
+from .results import TrainResult
 from .splits import Split, warn_missing_classes
 from .stopping import SaveSchedule, StoppingRule
 from .summaries import TrainingSummaries
@@ -42,29 +42,6 @@ class TrainingInterrupted(UserError):
 
 class TrainingDiverged(UserError):
     """The loss became NaN or infinite; the last good checkpoint was kept."""
-
-
-@dataclass
-class TrainResult:
-    """What training one model produced."""
-
-    kind: str
-    classes: list[str]
-    history: list[dict[str, float]]
-    best_epoch: int
-    best_validation_loss: float
-    best_validation_accuracy: float
-    stopped: str
-    folder: Path
-    n_train: int
-    n_validation: int
-    parameters: int
-    seconds: float
-    samples_per_second: float
-    hyperparameters: dict[str, Any]
-    export: Path | None = None
-    trainer: Trainer | None = field(default=None, repr=False)
-    devices: str = ""  # describe_devices(): what trained it, for the report
 
 
 class Trainer:
@@ -359,8 +336,6 @@ def check_exports_allowed(config: dict[str, Any]) -> None:
             raise UserError(f"model_to_save: {path} already exists; choose another path or set overwrite: true")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            from .stages.runner import probe_write
-
             probe_write(path.parent)
         except OSError as e:
             raise UserError(f"model_to_save: cannot write to {path.parent} ({e.strerror})") from None

@@ -113,7 +113,7 @@ class IouTracker:
                 track = Track(self._next_id, face.box, probabilities)
                 self._next_id += 1
                 self.tracks.append(track)
-            elif getattr(face, "calibrating", False):  # no history from before the reference is ready
+            elif face.calibrating:  # no history from before the reference is ready
                 track.smoothed = probabilities
                 track.box = face.box
             else:
