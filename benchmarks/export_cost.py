@@ -32,12 +32,12 @@ def child(kind: str, tflite: bool) -> dict[str, float]:
     import numpy as np
 
     from fer_compare.checkpoints import TFLITE, export_saved_model
-    from fer_compare.config import load_config, model_config
     from fer_compare.nn.models import build_model
+    from fer_compare.settings import load_config
 
     config = load_config(None, ["nn.gradient_fnn.emotions=null"])
-    hyper = model_config(config, kind)
-    model = build_model(kind, ["neutral", "happy"], hyper, 0)
+    hyper = config.model_record(kind)
+    model = build_model(kind, ["neutral", "happy"], config.hyper(kind), config.nn.input, 0)
     model(np.zeros([1, *model.input_shape], np.float32), training=False)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with tempfile.TemporaryDirectory() as tmp:

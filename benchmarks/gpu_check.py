@@ -39,8 +39,8 @@ def child(kind: str, device: str, epochs: int, examples: int, small: bool) -> di
     tf.config.experimental.enable_op_determinism()
     import numpy as np
 
-    from fer_compare.config import load_config
     from fer_compare.data import ModelData
+    from fer_compare.settings import load_config
     from fer_compare.splits import make_split
     from fer_compare.training import Trainer, describe_devices
 

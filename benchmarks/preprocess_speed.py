@@ -62,7 +62,7 @@ VARIANTS = {
 
 def stage_config(tmp: Path, workers: int, extra: list[str] = ()) -> dict[str, Any]:
     """A resolved config whose outputs all live under tmp (as tests/conftest.py::stage_config builds it)."""
-    from fer_compare.config import load_config
+    from fer_compare.settings import load_config
 
     sets = [f"raw_source={LONDON}", f"formatted={tmp / 'formatted'}", f"aligned={tmp / 'aligned'}",
             f"gradients={tmp / 'gradients'}", f"blurred={tmp / 'blurred'}", f"runs_dir={tmp / 'runs'}",
@@ -169,12 +169,12 @@ def child_profile(limit: int = 0) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         config = stage_config(out, 1)
-        d = config["detection"]
-        detector = HaarFaceDetector(d["scale_factor"], d["min_neighbors"], tuple(d["min_size"]), d["detect_width"])
+        d = config.detection
+        detector = HaarFaceDetector(d.scale_factor, d.min_neighbors, tuple(d.min_size), d.detect_width)
         t0 = time.perf_counter()
-        predictor = LandmarkPredictor(config["landmark_model"])
-        template = Template(config["align_template"], predictor, tuple(config["image"]["size"]))
-        aligner = FaceAligner(template.landmarks, tuple(config["image"]["size"]))
+        predictor = LandmarkPredictor(config.landmark_model)
+        template = Template(config.align_template, predictor, tuple(config.image.size))
+        aligner = FaceAligner(template.landmarks, tuple(config.image.size))
         setup_align = time.perf_counter() - t0
         for p in photos:
             a = time.perf_counter()
@@ -189,7 +189,7 @@ def child_profile(limit: int = 0) -> dict[str, Any]:
             if len(boxes) != 1:
                 continue
             a = time.perf_counter()
-            crop = crop_face(gray, boxes[0], tuple(config["image"]["size"]))
+            crop = crop_face(gray, boxes[0], tuple(config.image.size))
             t["crop_resize"].append(time.perf_counter() - a)
             a = time.perf_counter()
             write_image(out / f"c{len(t['imread_bgr'])}.png", crop)
@@ -204,8 +204,8 @@ def child_profile(limit: int = 0) -> dict[str, Any]:
             write_image(out / f"a{len(t['imread_bgr'])}.png", aligned)
             t["png_write_aligned"].append(time.perf_counter() - a)
             a = time.perf_counter()
-            g = masked_gradient(aligned, moved, config["gradient_options"]["ksize"],
-                                config["gradient_options"]["negative"])
+            g = masked_gradient(aligned, moved, config.gradient_options.ksize,
+                                config.gradient_options.negative)
             t["laplacian_mask"].append(time.perf_counter() - a)
             a = time.perf_counter()
             write_image(out / f"g{len(t['imread_bgr'])}.png", g)
@@ -213,8 +213,8 @@ def child_profile(limit: int = 0) -> dict[str, Any]:
 
         # Cheaper detection settings vs the default: same one-face decision? box IoU? time?
         alternatives = {
-            "detect_width=320": HaarFaceDetector(d["scale_factor"], d["min_neighbors"], tuple(d["min_size"]), 320),
-            "min_size=0.4": HaarFaceDetector(d["scale_factor"], d["min_neighbors"], (0.4, 0.4), d["detect_width"]),
+            "detect_width=320": HaarFaceDetector(d.scale_factor, d.min_neighbors, tuple(d.min_size), 320),
+            "min_size=0.4": HaarFaceDetector(d.scale_factor, d.min_neighbors, (0.4, 0.4), d.detect_width),
         }
         agreement: dict[str, dict[str, float]] = {}
         for alt_name, alt in alternatives.items():
@@ -251,7 +251,7 @@ def child_profile(limit: int = 0) -> dict[str, Any]:
             setup_s[name] = time.perf_counter() - a
         # align.run's own check in the parent before any photo: loads the landmark model and the template.
         a = time.perf_counter()
-        Template(config["align_template"], LandmarkPredictor(config["landmark_model"]), tuple(config["image"]["size"]))
+        Template(config.align_template, LandmarkPredictor(config.landmark_model), tuple(config.image.size))
         parent_check = time.perf_counter() - a
         # Starting (and stopping) a spawn pool of 2, one trivial task per worker.
         a = time.perf_counter()

@@ -135,7 +135,7 @@ def child_ours(kind: str, n: int, batch: int, repeats: int, opts: dict[str, Any]
         tf.config.threading.set_intra_op_parallelism_threads(int(opts.get("intra") or 0))
         tf.config.threading.set_inter_op_parallelism_threads(int(opts.get("inter") or 0))
 
-    from fer_compare.config import load_config
+    from fer_compare.settings import load_config
     from fer_compare.splits import Split
     from fer_compare.training import Trainer
 
@@ -357,7 +357,7 @@ def cpu_has(flag: str) -> bool:
 
 def ablation_specs(kind: str, default_jit: bool) -> list[dict[str, Any]]:
     """Variants that separate XLA, per-step sync, per-epoch dataset building and thread settings."""
-    from fer_compare.config import DEFAULTS
+    from fer_compare.settings import DEFAULTS
 
     specs = [{"side": "ours", "opts": {"jit": not default_jit}},
              {"side": "ours", "opts": {"sync": "step"}},

@@ -43,6 +43,7 @@ from common import LONDON, ROOT, machine, wait_for_idle_cores, write_results
 sys.path.insert(0, str(ROOT))
 if TYPE_CHECKING:
     from fer_compare.checkpoints import LoadedModel
+    from fer_compare.settings import Settings
 
 FER_PYTHON = ROOT / ".fer-peer-venv" / "bin" / "python"
 W, H = 640, 480
@@ -106,27 +107,26 @@ def make_frames(n: int, clip: str = "moving", seed: int = 0, hold: int = 30) -> 
     return frames
 
 
-def export_models(folder: Path, kinds: list[str], config: dict[str, Any]) -> dict[str, Path]:
+def export_models(folder: Path, kinds: list[str], config: Settings) -> dict[str, Path]:
     """Untrained models at the config's (thesis) sizes, exported as SavedModels the video stage loads."""
     from fer_compare.checkpoints import export_saved_model
-    from fer_compare.config import model_config
     from fer_compare.emotions import EMOTIONS
     from fer_compare.nn.models import GradientFNN, GrayscaleCNN, LandmarkFNN
 
     out = {}
     for kind in kinds:
-        h = model_config(config, kind)
-        classes = list(h["emotions"] or EMOTIONS)
-        size = tuple(config["nn"]["input"])
+        h = config.hyper(kind)
+        classes = list(h.emotions or EMOTIONS)
+        size = tuple(config.nn.input)
         if kind == "gradient_fnn":
-            model = GradientFNN(classes, size, h["hidden"], h["dropout"], row_blocks=h["row_blocks"])
+            model = GradientFNN(classes, size, h.hidden, h.dropout, row_blocks=h.row_blocks)
         elif kind == "landmark_fnn":
-            model = LandmarkFNN(classes, h["subnet"], h["hidden"], h["dropout"])
+            model = LandmarkFNN(classes, h.subnet, h.hidden, h.dropout)
         else:
-            model = GrayscaleCNN(classes, size, h["filters"], h["kernel_size"], h["hidden"], h["dropout"],
-                                 h["l2"])
+            model = GrayscaleCNN(classes, size, h.filters, h.kernel_size, h.hidden, h.dropout,
+                                 h.l2)
         model(np.zeros([1, *model.input_shape], np.float32))  # variables are created on the first call
-        out[kind] = export_saved_model(model, folder / kind, h)
+        out[kind] = export_saved_model(model, folder / kind, config.model_record(kind))
         del model
     return out
 
@@ -175,7 +175,7 @@ def xla_forward(model: LoadedModel, atol: float = 1e-5) -> Callable[[np.ndarray]
 class StageRunner:
     """One model through the video stage's per-frame work: FramePredictor + tracker + overlay."""
 
-    def __init__(self, label: str, model: LoadedModel, config: dict[str, Any],
+    def __init__(self, label: str, model: LoadedModel, config: Settings,
                  forward: Callable[[np.ndarray], np.ndarray] | None = None, forward_name: str = "") -> None:
         from fer_compare.video import FramePredictor, IouTracker
 
@@ -188,7 +188,7 @@ class StageRunner:
         default = {"gradient_fnn": "sparse_forward"}.get(model.kind, "numpy_forward")
         self.forward_name = forward_name or (default if self.predictor.forward != model.predict
                                              else "LoadedModel.predict")
-        self.tracker = IouTracker(config["video_smoothing"])
+        self.tracker = IouTracker(config.video_smoothing)
         self.seconds: list[float] = []
         self.faces: list[int] = []
         self.steps: list[np.ndarray] = []
@@ -311,7 +311,7 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def london_agreement(model: LoadedModel, config: dict[str, Any], precision: str) -> dict[str, Any]:
+def london_agreement(model: LoadedModel, config: Settings, precision: str) -> dict[str, Any]:
     """The stage's float32 one-face forward against `precision`'s on every London photo (one face each,
     centred on a 640x480 canvas, through the stage's own detection and preprocessing)."""
     from fer_compare.video import FramePredictor, sparse_forward
@@ -372,7 +372,7 @@ def main() -> int:
 
     import_tensorflow()
     from fer_compare.checkpoints import LoadedModel
-    from fer_compare.config import load_config
+    from fer_compare.settings import load_config
 
     sets = [f"align_template={ROOT / 'templates' / 'template.png'}"]
     if args.detect_width is not None:
@@ -412,7 +412,7 @@ def main() -> int:
         info["other_busy_cores_at_start"] = wait_for_idle_cores(max_wait=args.max_wait)
         print(f"{args.frames} timed frames {W}x{H} per contender, {len(runners)} contenders taking turns in "
               f"chunks of {args.chunk}; {info['cores']} cores ({info['cpu']}); clip {args.clip}; video_detect_width "
-              f"{config['video_detect_width']}, video_redetect_every {config['video_redetect_every']}", flush=True)
+              f"{config.video_detect_width}, video_redetect_every {config.video_redetect_every}", flush=True)
         child = runners[-1].pid if isinstance(runners[-1], FerRunner) else None
         busy0, total0 = cpu_seconds()
         own0, wall0 = own_cpu_seconds(child), time.monotonic()
@@ -437,7 +437,8 @@ def main() -> int:
     info["load_average_end"] = os.getloadavg()
     out = write_results("video_latency", {
         "machine": info, "frame_size": [W, H], "clip": args.clip, "chunk": args.chunk, "untimed_per_chunk": UNTIMED,
-        "config": {k: config[k] for k in ("video_detect_width", "video_redetect_every", "image", "detection")},
+        "config": {k: v for k, v in config.to_dict().items()
+                   if k in ("video_detect_width", "video_redetect_every", "image", "detection")},
         "contenders": results})
     print(f"wrote {out}")
     return 0

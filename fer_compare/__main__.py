@@ -6,10 +6,9 @@ import argparse
 import signal
 import sys
 
-from .config import load_config
-from .defaults import describe_keys
 from .errors import UserError
 from .pipeline import STAGE_ORDER, needs_tensorflow
+from .settings import describe_keys, load_config
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -15,6 +14,7 @@ from .files import ImageError, read_gray
 from .kinds import kind as kind_of
 from .progress import say
 from .records import read_manifest
+from .settings import Settings
 
 
 @dataclass
@@ -63,7 +63,7 @@ class ModelData:
         return len(self.y)
 
 
-def source_key(config: dict[str, Any], kind: str) -> str:
+def source_key(config: Settings, kind: str) -> str:
     """The config key of the stage folder a model kind reads."""
     return kind_of(kind).source(config)
 
@@ -85,14 +85,14 @@ def load_features(image_path: str | Path) -> np.ndarray:
         return z["features"]
 
 
-def choose_classes(config: dict[str, Any], kind: str, emotions: list[str] | np.ndarray) -> list[str]:
+def choose_classes(config: Settings, kind: str, emotions: list[str] | np.ndarray) -> list[str]:
     """The model's classes: nn.<kind>.emotions (or every emotion present), minus those with no photos."""
     present = set(map(str, emotions))
-    wanted = config["nn"][kind]["emotions"]
+    wanted = config.nn.of(kind).emotions
     if wanted is None:
         classes = [e for e in EMOTIONS if e in present]
         if len(classes) < 2:
-            kept = config["dataset"]["emotions"]
+            kept = config.dataset.emotions
             why = f" (dataset.emotions keeps only {kept})" if kept else ""
             raise UserError(f"nn.{kind}.emotions: the data has photos of {classes} only{why}; a classifier needs "
                             f"two emotions or more")
@@ -107,16 +107,16 @@ def choose_classes(config: dict[str, Any], kind: str, emotions: list[str] | np.n
     return classes
 
 
-def load_photos(config: dict[str, Any], key: str, features: bool) -> PhotoSet:
+def load_photos(config: Settings, key: str, features: bool) -> PhotoSet:
     """Read a stage folder (manifest + files) into arrays: landmark features or network-sized images."""
-    folder = Path(config[key])
+    folder = Path(config.path(key))
     records = read_manifest(folder, key)
     from .stages.ownership import check_made_with
 
     check_made_with(folder, key, config)  # the folder's own record, not the switches, says how it was made
     if not records:
         raise UserError(f"{key}: {folder} has no photos left to train on")
-    size = tuple(config["nn"]["input"])
+    size = tuple(config.nn.input)
     xs, good, problems = [], [], []
     for r in records:
         try:
@@ -147,7 +147,7 @@ def reads_features(kind: str) -> bool:
                                                  and kind_of(kind_of(kind).floor_of).layout == FEATURES)
 
 
-def load_model_data(config: dict[str, Any], kind: str) -> ModelData:
+def load_model_data(config: Settings, kind: str) -> ModelData:
     """Read one model's stage folder into arrays, keeping the photos of its classes."""
     photos = load_photos(config, source_key(config, kind), reads_features(kind))
     return model_data(photos, kind, choose_classes(config, kind, photos.emotions))

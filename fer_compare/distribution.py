@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import tensorflow as tf
 
 from .errors import UserError
+from .settings import Settings
 
 
-def get_strategy(config: dict[str, Any]) -> tf.distribute.Strategy:
+def get_strategy(config: Settings) -> tf.distribute.Strategy:
     """The default strategy, or MirroredStrategy over the visible GPUs (CPUs when there are none)."""
     gpus = tf.config.list_physical_devices("GPU")
     for gpu in gpus:
@@ -18,9 +18,9 @@ def get_strategy(config: dict[str, Any]) -> tf.distribute.Strategy:
             tf.config.experimental.set_memory_growth(gpu, True)  # the thesis's 4 GB card ran out
         except RuntimeError:
             pass  # already initialised in this process
-    if config["distribute"] == "mirrored":
+    if config.distribute == "mirrored":
         return tf.distribute.MirroredStrategy()
-    if config["distribute"] == "multi_worker":
+    if config.distribute == "multi_worker":
         return multi_worker_strategy()
     return tf.distribute.get_strategy()
 

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from .checkpoints import LoadedModel
-from .config import input_settings, input_settings_mismatch
 from .data import ModelData, to_network_input
 from .errors import UserError
 from .floors import fit_floor
@@ -34,15 +33,16 @@ from .protocol import FoldPlan, Prepared, plan_folds, prepare
 from .records import read_manifest, read_rejects
 from .report import write_report
 from .results import FoldResult, ModelEvaluation, TrainResult
+from .settings import Settings, input_settings_mismatch
 from .splits import Split, warn_missing_classes
 from .training import TrainingInterrupted, train_model
 
 
-def preprocessing_summary(config: dict[str, Any]) -> list[dict[str, Any]]:
+def preprocessing_summary(config: Settings) -> list[dict[str, Any]]:
     """Per stage folder on disk: photos read, kept and rejected (by reason)."""
     rows = []
     for stage, key in stage_folders():
-        folder = Path(config[key])
+        folder = Path(config.path(key))
         if not (folder / "manifest.csv").exists():
             continue
         kept = read_manifest(folder, key)
@@ -81,7 +81,7 @@ def _held_out(split: Split, kind: str) -> Split:
     raise UserError("split: nothing is held out for testing; set split.test_fraction above 0 or give test_source")
 
 
-def score_fold(config: dict[str, Any], kind: str, data: ModelData, plan: FoldPlan, folder: Path,
+def score_fold(config: Settings, kind: str, data: ModelData, plan: FoldPlan, folder: Path,
                trained: TrainResult | None = None, single: bool = False,
                resume: Path | None = None) -> tuple[FoldResult, int]:
     """Train `kind` on the plan's training photos (single split: take the train stage's model or
@@ -89,7 +89,7 @@ def score_fold(config: dict[str, Any], kind: str, data: ModelData, plan: FoldPla
     split = _held_out(plan.split(data), kind)
     warn_missing_classes(split, data.y, data.classes, kind)
     if kind_of(kind).is_floor:
-        floor = fit_floor(kind, data, split, config["evaluation"]["floor"], int(config["seed"]), folder)
+        floor = fit_floor(kind, data, split, config.evaluation.floor, int(config.seed), folder)
         probs = floor.predict(data.x[split.test])
         return _fold_result(plan, data, split, probs, floor.history, -1, floor.seconds), floor.parameters
     if trained is not None and trained.trainer is not None:
@@ -97,12 +97,12 @@ def score_fold(config: dict[str, Any], kind: str, data: ModelData, plan: FoldPla
         return (_fold_result(plan, data, split, probs, trained.history, trained.best_epoch, trained.seconds),
                 trained.parameters)
     if single:
-        if not config["model_to_load"]:
+        if not config.model_to_load:
             raise UserError(f"test: {kind} was not trained in this run; switch train on or set model_to_load")
         model = load_trained(config, kind)
         if model.classes != data.classes:
             raise UserError(f"model_to_load: the {kind} model knows {model.classes}, the data has {data.classes}")
-        mismatch = input_settings_mismatch(model.input_settings, input_settings(config, kind))
+        mismatch = input_settings_mismatch(model.input_settings, config.input_record(kind))
         if mismatch:
             raise UserError(f"model_to_load: the {kind} model's inputs were made otherwise: {mismatch}")
         probs = model.predict(to_network_input(kind, data.x[split.test]))
@@ -113,7 +113,7 @@ def score_fold(config: dict[str, Any], kind: str, data: ModelData, plan: FoldPla
     result.trainer = None
     del result
     gc.collect()
-    if not config["evaluation"]["keep_fold_checkpoints"]:
+    if not config.evaluation.keep_fold_checkpoints:
         # A fold's model is spent once its test fold is scored; 10 gradient_fnn folds would
         # otherwise leave ~20 GB behind. Its TensorBoard summaries stay.
         for spent in ("checkpoints", "best"):
@@ -121,17 +121,16 @@ def score_fold(config: dict[str, Any], kind: str, data: ModelData, plan: FoldPla
     return fold, kind_parameters(config, kind, data)
 
 
-def kind_parameters(config: dict[str, Any], kind: str, data: ModelData) -> int:
+def kind_parameters(config: Settings, kind: str, data: ModelData) -> int:
     """Trainable parameters of `kind` built for `data` (without training it)."""
-    from .config import model_config
     from .nn.models import build_model, count_parameters
 
-    return count_parameters(build_model(kind, data.classes, model_config(config, kind), 0))
+    return count_parameters(build_model(kind, data.classes, config.hyper(kind), config.nn.input, 0))
 
 
-def load_trained(config: dict[str, Any], kind: str) -> LoadedModel:
+def load_trained(config: Settings, kind: str) -> LoadedModel:
     """model_to_load as a folder of exports (<path>/<kind>) or one export."""
-    base = Path(config["model_to_load"])
+    base = Path(config.model_to_load)
     for candidate in (base / kind, base):
         if (candidate / "saved_model.pb").exists():
             model = LoadedModel(candidate)
@@ -143,18 +142,18 @@ def load_trained(config: dict[str, Any], kind: str) -> LoadedModel:
     raise UserError(f"model_to_load: no {kind} SavedModel in {base} (export one with save: true)")
 
 
-def compare(config: dict[str, Any], run_dir: Path, prepared: Prepared, kinds: list[str],
+def compare(config: Settings, run_dir: Path, prepared: Prepared, kinds: list[str],
             trained: dict[str, TrainResult]) -> dict[str, ModelEvaluation]:
     """Every kind on every fold of every repeat, folds assigned once for all (protocol.plan_folds).
 
     Each scored fold is kept on disk (fold_store); with train_existing_model an earlier run's
     finished folds of the same settings and data are reused and its interrupted fold resumes.
     """
-    k, repeats = config["evaluation"]["folds"], config["evaluation"]["repeats"]
+    k, repeats = config.evaluation.folds, config.evaluation.repeats
     plans = [plan for r in range(repeats) for plan in plan_folds(prepared, config, r)]
     single = k == 1 and repeats == 1
     part = "test" if single else "cv"
-    earlier = earlier_comparison(config, run_dir) if config["train_existing_model"] and not single else None
+    earlier = earlier_comparison(config, run_dir) if config.train_existing_model and not single else None
     if earlier is not None:
         say(f"  resuming the comparison in {earlier}: its finished folds are kept, its interrupted fold resumes")
     results: dict[str, list[FoldResult]] = {kind: [] for kind in kinds}
@@ -194,23 +193,23 @@ def compare(config: dict[str, Any], run_dir: Path, prepared: Prepared, kinds: li
     return {kind: _evaluation(kind, prepared.datasets[kind], results[kind], parameters[kind]) for kind in kinds}
 
 
-def _protocol(config: dict[str, Any], prepared: Prepared, evaluations: dict[str, ModelEvaluation]) -> dict[str, Any]:
-    folds, repeats = config["evaluation"]["folds"], config["evaluation"]["repeats"]
-    s = config["split"]
-    sources = bool(config["train_source"])
+def _protocol(config: Settings, prepared: Prepared, evaluations: dict[str, ModelEvaluation]) -> dict[str, Any]:
+    folds, repeats = config.evaluation.folds, config.evaluation.repeats
+    s = config.split
+    sources = bool(config.train_source)
     if sources:
         name = ("the thesis's fixed sets: trained on train_source, tested on test_source; as in the thesis the "
                 "test source also served as the validation set for early stopping (and the floors' L2), so the "
                 "test figures are optimistic")
     elif folds > 1:
         name = (f"subject-disjoint {folds}-fold cross-validation" + (f", repeated {repeats} times with other fold "
-                f"assignments" if repeats > 1 else "") + f"; validation subjects ({100 * s['validation_fraction']:.0f} "
+                f"assignments" if repeats > 1 else "") + f"; validation subjects ({100 * s.validation_fraction:.0f} "
                 f"% of each training side's subjects) for early stopping and the floors' L2, never test subjects")
-    elif s["method"] == "random":
+    elif s.method == "random":
         name = "random hold-out (thesis reproduction: a subject can appear on both sides)"
     else:
-        name = (f"subject-disjoint hold-out ({100 * s['test_fraction']:.0f} % of the subjects tested, "
-                f"{100 * s['validation_fraction']:.0f} % of the rest for validation)")
+        name = (f"subject-disjoint hold-out ({100 * s.test_fraction:.0f} % of the subjects tested, "
+                f"{100 * s.validation_fraction:.0f} % of the rest for validation)")
     tested = sorted({subject for e in evaluations.values() for f in e.folds for subject in f.test_subjects})
     photos, subjects = len(prepared.keys), len(set(map(str, prepared.subjects)))
     left = "; ".join(f"{n} photos in {key} did not reach every model and were left out"
@@ -218,31 +217,31 @@ def _protocol(config: dict[str, Any], prepared: Prepared, evaluations: dict[str,
     description = (f"{name}; {subjects} subjects, {photos} photos (the same photos and folds for every model), "
                    f"{len(tested)} subjects tested; identity: {prepared.normalisation.describe()}"
                    + (f"; {left}" if left else ""))
-    if (Path(config["raw_source"]) / ".fer_compare_demo").exists() and not sources:
+    if (Path(config.raw_source) / ".fer_compare_demo").exists() and not sources:
         description = ("SYNTHETIC demo set (posed by warping two public-domain faces; it shows the pipeline works, "
                        "not how well real emotions are recognised): " + description)
-    montage = Path(config["gradients"]) / "montage.png"
+    montage = Path(config.gradients) / "montage.png"
     return {
-        "method": "sources" if sources else ("subject" if folds > 1 else s["method"]), "folds": folds,
-        "repeats": repeats, "validation_fraction": s["validation_fraction"], "test_fraction": s["test_fraction"],
-        "seed": s["seed"], "subjects": subjects, "subjects_tested": len(tested), "photos": photos,
-        "subject_disjoint": not sources and (s["method"] == "subject" or folds > 1),
+        "method": "sources" if sources else ("subject" if folds > 1 else s.method), "folds": folds,
+        "repeats": repeats, "validation_fraction": s.validation_fraction, "test_fraction": s.test_fraction,
+        "seed": s.seed, "subjects": subjects, "subjects_tested": len(tested), "photos": photos,
+        "subject_disjoint": not sources and (s.method == "subject" or folds > 1),
         "subject_normalization": prepared.normalisation.mode,
         "photos_without_reference": list(prepared.normalisation.without_reference),
         "montage": str(montage) if montage.exists() else "", "description": description,
     }
 
 
-def run(config: dict[str, Any], run_dir: Path, trained: dict[str, TrainResult] | None) -> dict[str, Any]:
+def run(config: Settings, run_dir: Path, trained: dict[str, TrainResult] | None) -> dict[str, Any]:
     """The test stage; returns the comparison written to run_dir/comparison.json."""
     trained = trained or {}
-    folds, repeats = config["evaluation"]["folds"], config["evaluation"]["repeats"]
-    if (folds > 1 or repeats > 1) and config["train_source"]:
+    folds, repeats = config.evaluation.folds, config.evaluation.repeats
+    if (folds > 1 or repeats > 1) and config.train_source:
         raise UserError("evaluation.folds: cross-validation needs one dataset (raw_source), not train/test sources")
     if repeats > 1 and folds < 2:
         raise UserError("evaluation.repeats: repeats need evaluation.folds of 2 or more")
-    networks = list(config["models"])
-    kinds = networks + ([floor_for(k) for k in networks] if config["evaluation"]["floors"] else [])
+    networks = list(config.models)
+    kinds = networks + ([floor_for(k) for k in networks] if config.evaluation.floors else [])
     prepared = prepare(config, kinds)
     evaluations = compare(config, run_dir, prepared, kinds, trained)
     comparison = write_report(run_dir, config, evaluations, preprocessing_summary(config),

@@ -23,6 +23,7 @@ from .kinds import kind as kind_of
 from .nn.adam import Adam
 from .nn.losses import cross_entropy
 from .nn.models import LinearSoftmax, count_parameters
+from .settings import FloorSettings
 from .splits import Split
 
 # The tolerance on the relative change of the loss over `_CHECK` steps that counts as converged.
@@ -50,7 +51,7 @@ class FloorResult:
         return tf.nn.softmax(self.model(tf.constant(kind_of(self.kind).to_input(x)))).numpy()
 
 
-def fit_floor(kind: str, data: ModelData, split: Split, settings: dict[str, Any], seed: int = 0,
+def fit_floor(kind: str, data: ModelData, split: Split, settings: FloorSettings, seed: int = 0,
               folder: Path | None = None) -> FloorResult:
     """Fit the floor `kind` on data.x[split.train]; choose L2 by validation loss (`settings`: l2 grid,
     max steps, learning rate: the config's `evaluation.floor`)."""
@@ -64,7 +65,7 @@ def fit_floor(kind: str, data: ModelData, split: Split, settings: dict[str, Any]
     has_validation = len(split.validation) > 0
     x_val = tf.constant(spec.to_input(data.x[split.validation])) if has_validation else x_tr
     y_val = tf.constant(data.y[split.validation].astype(np.int32)) if has_validation else y_tr
-    optimizer = Adam(model.trainable_variables, float(settings["learning_rate"]))
+    optimizer = Adam(model.trainable_variables, float(settings.learning_rate))
 
     @tf.function
     def steps(n: tf.Tensor) -> tf.Tensor:
@@ -81,7 +82,7 @@ def fit_floor(kind: str, data: ModelData, split: Split, settings: dict[str, Any]
         accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1, output_type=tf.int32), y_val), tf.float32))
         return cross_entropy(logits, y_val), accuracy
 
-    grid = sorted((float(v) for v in settings["l2"]), reverse=True)
+    grid = sorted((float(v) for v in settings.l2), reverse=True)
     if not has_validation:
         # Nothing to choose on: the middle of the grid, said in the history.
         grid = [grid[len(grid) // 2]]
@@ -92,7 +93,7 @@ def fit_floor(kind: str, data: ModelData, split: Split, settings: dict[str, Any]
         model.l2.assign(l2)
         previous = math.inf
         done = 0
-        while done < int(settings["max_steps"]):
+        while done < int(settings.max_steps):
             loss = float(steps(tf.constant(_CHECK)))
             done += _CHECK
             if abs(previous - loss) <= _TOLERANCE * max(1.0, abs(loss)):
@@ -101,7 +102,7 @@ def fit_floor(kind: str, data: ModelData, split: Split, settings: dict[str, Any]
         total_steps += done
         val_loss, val_acc = (float(t) for t in validation())
         history.append({"epoch": len(history), "l2": l2, "train_loss": loss, "validation_loss": val_loss,
-                        "validation_accuracy": val_acc, "steps": done, "converged": done < settings["max_steps"]})
+                        "validation_accuracy": val_acc, "steps": done, "converged": done < settings.max_steps})
         if best is None or val_loss < best[0]:
             best = (val_loss, [v.numpy() for v in model.trainable_variables], l2)
     assert best is not None

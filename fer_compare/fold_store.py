@@ -9,6 +9,7 @@ when the fingerprints are equal; otherwise it trains that fold again and says wh
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -17,12 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from .config import augments, input_settings, model_config
 from .data import ModelData
 from .errors import UserError
 from .files import atomic_write_text
+from .kinds import kind as kind_of
 from .protocol import FoldPlan
 from .results import FoldResult
+from .settings import Settings
 
 FINISHED, STARTED = "fold.json", "fold-started.json"
 
@@ -37,31 +39,32 @@ def data_digest(data: ModelData) -> str:
     return h.hexdigest()
 
 
-def fold_fingerprint(config: dict[str, Any], kind: str, digest: str, plan: FoldPlan) -> str:
+def fold_fingerprint(config: Settings, kind: str, digest: str, plan: FoldPlan) -> str:
     """What one fold's result depends on, as one hash."""
-    settings = {
+    settings: dict[str, Any] = {
         "kind": kind, "data": digest, "test": sorted(plan.test), "validation": sorted(plan.validation),
-        "input": input_settings(config, kind), "seed": config["seed"], "loss": config["loss"],
-        "floor": config["evaluation"]["floor"], "augment": augments(config, kind), "augment_options":
-        config["augment"], "stopping": config["stopping"], "subject_normalization": config["subject_normalization"],
+        "input": config.input_record(kind), "seed": config.seed, "loss": config.loss,
+        "floor": dataclasses.asdict(config.evaluation.floor), "augment": config.augments(kind),
+        "augment_options": dataclasses.asdict(config.augment), "stopping": dataclasses.asdict(config.stopping),
+        "subject_normalization": config.subject_normalization,
     }
-    if kind in config["nn"]:
-        settings["model"] = model_config(config, kind)
+    if not kind_of(kind).is_floor:
+        settings["model"] = config.model_record(kind)
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def earlier_comparison(config: dict[str, Any], run_dir: Path) -> Path | None:
+def earlier_comparison(config: Settings, run_dir: Path) -> Path | None:
     """The run folder whose folds a resumed comparison reuses: model_to_load when it holds cv/ folds,
     else the newest earlier run under runs_dir that does."""
     def has_folds(run: Path) -> bool:
         return (run / "cv").is_dir()
 
-    if config["model_to_load"] and has_folds(Path(config["model_to_load"])):
-        return Path(config["model_to_load"])
-    runs = sorted((p for p in Path(config["runs_dir"]).glob("*") if p.is_dir() and p != run_dir and has_folds(p)),
+    if config.model_to_load and has_folds(Path(config.model_to_load)):
+        return Path(config.model_to_load)
+    runs = sorted((p for p in Path(config.runs_dir).glob("*") if p.is_dir() and p != run_dir and has_folds(p)),
                   key=lambda p: p.stat().st_mtime)
     if not runs:
-        raise UserError(f"train_existing_model: no earlier comparison under {config['runs_dir']} to resume; "
+        raise UserError(f"train_existing_model: no earlier comparison under {config.runs_dir} to resume; "
                         f"set model_to_load to its run folder")
     return runs[-1]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
@@ -10,6 +10,9 @@ import tensorflow as tf
 from .face.features import MIRROR_COLUMNS
 from .kinds import FEATURES, FLAT, IMAGE
 from .kinds import kind as kind_of
+
+if TYPE_CHECKING:
+    from .settings import AugmentSettings
 
 
 class InputPipeline:
@@ -27,7 +30,7 @@ class InputPipeline:
     dataset and its iterator every epoch cost landmark_fnn about a third of its speed.
     """
 
-    def __init__(self, kind: str, batch_size: int, seed: int, augment: dict[str, Any] | None = None,
+    def __init__(self, kind: str, batch_size: int, seed: int, augment: AugmentSettings | None = None,
                  mirror_width: float = 0.0) -> None:
         self.kind = kind
         # Landmark features are mirrored in an image this wide (0: features minus a reference).
@@ -35,7 +38,7 @@ class InputPipeline:
         self.layout = kind_of(kind).layout
         self.batch_size = batch_size
         self.seed = seed
-        # `augment` (shift, flip) is given when this model trains on augmented copies (config.augments)
+        # `augment` (shift, flip) is given when this model trains on augmented copies (Settings.augments)
         self.augment = augment if augment and kind_of(kind).augmentable else None
 
     def _decode(self, x: tf.Tensor) -> tf.Tensor:
@@ -52,7 +55,7 @@ class InputPipeline:
         """Random shift (pad by reflection, crop) and horizontal flip, from a stateless [2] seed; landmark
         features are mirrored as the face they came from would be (face/features.mirrored_features)."""
         if self.layout == FEATURES:
-            if not self.augment["flip"]:
+            if not self.augment.flip:
                 return x
             flip = tf.random.stateless_uniform([], seed=seed + 1) < 0.5
             mirrored = tf.gather(x, MIRROR_COLUMNS, axis=-1)
@@ -60,12 +63,12 @@ class InputPipeline:
             mirrored = tf.concat([offset - mirrored[:1], mirrored[1:]], axis=0)
             return tf.where(flip, mirrored, x)
         # Shifts only for unaligned crops: an aligned face (the gradient FNN's input) is already in place.
-        shift = int(self.augment["shift"]) if self.layout == IMAGE else 0
+        shift = int(self.augment.shift) if self.layout == IMAGE else 0
         if shift > 0:
             h, w = x.shape[0], x.shape[1]
             padded = tf.pad(x, [[shift, shift], [shift, shift], [0, 0]], mode="REFLECT")
             x = tf.image.stateless_random_crop(padded, [h, w, 1], seed=seed)
-        if self.augment["flip"]:
+        if self.augment.flip:
             x = tf.image.stateless_random_flip_left_right(x, seed=seed + 1)
         return x
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # the settings' loader reads this registry: no import at run time
+    from .settings.schema import CnnHyper, GradientFnnHyper, LandmarkFnnHyper, ModelHyper, Settings
 
 # How a stored example (uint8 image [H, W] or float features [4, 42]) is fed to the model.
 IMAGE = "image"  # [H, W, 1] in 0..1
@@ -32,18 +35,19 @@ class ModelKind:
     """One model kind: its data, its input layout, its builder, and how the report shows it."""
 
     name: str
-    source: Callable[[dict[str, Any]], str]  # config -> the key of the stage folder it reads
+    source: Callable[[Settings], str]  # settings -> the key of the stage folder it reads
     layout: str
     augmentable: bool
-    build: Callable[[list[str], dict[str, Any], int], Any]  # (classes, hyperparameters, seed) -> EmotionModel
+    # (classes, hyper-parameters (None for a floor), input shape, seed) -> EmotionModel
+    build: Callable[[list[str], Any, tuple[int, ...], int], Any]
     colour: str
     thesis: str = ""  # what the thesis published for it; quoted, never compared by code
     floor_of: str | None = None  # a floor: the network whose input it shares
     dense_stack: bool = False  # hidden layers are plain dense layers (the video stage's sparse one-face pass)
     face_input: str = CROP
-    # (hyperparameters, input (width, height), classes, batch) -> (weights, largest activations), estimated
+    # (hyper-parameters, input (width, height), classes, batch) -> (weights, largest activations), estimated
     # before anything is built, so that a model too large for the machine is refused in one line
-    size: Callable[[dict[str, Any], tuple[int, int], int, int], tuple[int, int]] | None = None
+    size: Callable[[Any, tuple[int, int], int, int], tuple[int, int]] | None = None
 
     @property
     def is_floor(self) -> bool:
@@ -63,62 +67,61 @@ class ModelKind:
         return x
 
 
-def _build_cnn(classes: list[str], m: dict[str, Any], seed: int) -> Any:
+def _build_cnn(classes: list[str], m: CnnHyper, size: tuple[int, ...], seed: int) -> Any:
     from .nn.models import GrayscaleCNN
 
-    return GrayscaleCNN(classes, tuple(m["input"]), m["filters"], m["kernel_size"], m["hidden"], m["dropout"],
-                        m["l2"], seed, m["batch_norm_momentum"], standardize=m["standardize"])
+    return GrayscaleCNN(classes, size, m.filters, m.kernel_size, m.hidden, m.dropout, m.l2, seed,
+                        m.batch_norm_momentum, standardize=m.standardize)
 
 
-def _build_landmark_fnn(classes: list[str], m: dict[str, Any], seed: int) -> Any:
+def _build_landmark_fnn(classes: list[str], m: LandmarkFnnHyper, size: tuple[int, ...], seed: int) -> Any:
     from .nn.models import LandmarkFNN
 
-    return LandmarkFNN(classes, m["subnet"], m["hidden"], m["dropout"], seed=seed, l2=m["l2"])
+    return LandmarkFNN(classes, m.subnet, m.hidden, m.dropout, seed=seed, l2=m.l2)
 
 
-def _build_gradient_fnn(classes: list[str], m: dict[str, Any], seed: int) -> Any:
+def _build_gradient_fnn(classes: list[str], m: GradientFnnHyper, size: tuple[int, ...], seed: int) -> Any:
     from .nn.models import GradientFNN
 
-    return GradientFNN(classes, tuple(m["input"]), m["hidden"], m["dropout"], seed, m["row_blocks"],
-                       standardize=m["standardize"], l2=m["l2"])
+    return GradientFNN(classes, size, m.hidden, m.dropout, seed, m.row_blocks, standardize=m.standardize, l2=m.l2)
 
 
 def _dense_size(sizes: list[int]) -> int:
     return sum(a * b + b for a, b in itertools.pairwise(sizes))
 
 
-def _cnn_size(m: dict[str, Any], size: tuple[int, int], classes: int, batch: int) -> tuple[int, int]:
-    k, (w, h) = m["kernel_size"], size
+def _cnn_size(m: CnnHyper, size: tuple[int, int], classes: int, batch: int) -> tuple[int, int]:
+    k, (w, h) = m.kernel_size, size
     weights, channels, activations = 0, 1, 0
-    for f in m["filters"]:
+    for f in m.filters:
         weights += k * k * channels * f + f
         activations = max(activations, batch * w * h * f)
         channels, w, h = f, -(-w // 2), -(-h // 2)  # SAME pooling rounds up
-    sizes = [w * h * channels, *m["hidden"], classes]
+    sizes = [w * h * channels, *m.hidden, classes]
     return weights + _dense_size(sizes), max(activations, batch * max(sizes))
 
 
-def _landmark_fnn_size(m: dict[str, Any], size: tuple[int, int], classes: int, batch: int) -> tuple[int, int]:
-    subnet = [42, *m["subnet"]]
-    sizes = [subnet[-1], *m["hidden"], classes]
+def _landmark_fnn_size(m: LandmarkFnnHyper, size: tuple[int, int], classes: int, batch: int) -> tuple[int, int]:
+    subnet = [42, *m.subnet]
+    sizes = [subnet[-1], *m.hidden, classes]
     return 4 * _dense_size(subnet) + _dense_size(sizes), batch * 4 * max(subnet + sizes)
 
 
-def _gradient_fnn_size(m: dict[str, Any], size: tuple[int, int], classes: int, batch: int) -> tuple[int, int]:
-    sizes = [size[0] * size[1], *m["hidden"], classes]
+def _gradient_fnn_size(m: GradientFnnHyper, size: tuple[int, int], classes: int, batch: int) -> tuple[int, int]:
+    sizes = [size[0] * size[1], *m.hidden, classes]
     return _dense_size(sizes), batch * max(sizes)
 
 
-def _floor_builder(kind: str) -> Callable[[list[str], dict[str, Any], int], Any]:
-    def build(classes: list[str], m: dict[str, Any], seed: int) -> Any:
+def _floor_builder(kind: str) -> Callable[[list[str], ModelHyper | None, tuple[int, ...], int], Any]:
+    def build(classes: list[str], m: ModelHyper | None, size: tuple[int, ...], seed: int) -> Any:
         from .nn.models import LinearSoftmax
 
-        return LinearSoftmax(classes, int(np.prod(m["input_shape"])), kind, l2=m.get("l2", 0.0))
+        return LinearSoftmax(classes, int(np.prod(size)), kind)
     return build
 
 
-def _gradient_source(config: dict[str, Any]) -> str:
-    return config["nn"]["gradient_fnn"]["source"]
+def _gradient_source(settings: Settings) -> str:
+    return settings.nn.gradient_fnn.source
 
 
 KINDS: dict[str, ModelKind] = {

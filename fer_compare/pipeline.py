@@ -9,18 +9,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import save_config
 from .errors import UserError
 from .files import WriteError
 from .progress import live_display, say
 from .progress import stage as show_stage
+from .settings import Settings, save_config
 
 
 @dataclass
 class Run:
     """One invocation: its config, its run folder (for train/test/video) and what each stage produced."""
 
-    config: dict[str, Any]
+    config: Settings
     run_dir: Path | None = None
     results: dict[str, Any] = field(default_factory=dict)
 
@@ -28,8 +28,8 @@ class Run:
         """The run folder under runs_dir, made (with the config in it) the first time a stage asks."""
         if self.run_dir is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
-            name = self.config["run_name"]
-            base = Path(self.config["runs_dir"]) / (f"{stamp}-{name}" if name else stamp)
+            name = self.config.run_name
+            base = Path(self.config.runs_dir) / (f"{stamp}-{name}" if name else stamp)
             path, n = base, 1
             while path.exists():  # two invocations in the same second never share a folder
                 n += 1
@@ -128,18 +128,18 @@ def stage_folders() -> tuple[tuple[str, str], ...]:
     return tuple((stage.name, stage.folder) for stage in STAGES if stage.folder is not None)
 
 
-def needs_tensorflow(config: dict[str, Any]) -> bool:
+def needs_tensorflow(config: Settings) -> bool:
     """Whether a stage this config switches on needs TensorFlow (the CLI then imports it first, without Keras)."""
-    return any(config[stage.name] and stage.needs_tensorflow for stage in STAGES)
+    return any(config.runs_stage(stage.name) and stage.needs_tensorflow for stage in STAGES)
 
 
-def run_pipeline(config: dict[str, Any]) -> Run:
+def run_pipeline(config: Settings) -> Run:
     """Run each stage whose switch is on, in the order of STAGES; each result is kept in `Run.results`."""
     from .stages.ownership import check_folders
 
     check_folders(config)  # no stage may write where another stage or an input lives: checked before any runs
     run = Run(config)
-    chosen = [stage for stage in STAGES if config[stage.name]]
+    chosen = [stage for stage in STAGES if config.runs_stage(stage.name)]
     if not chosen:
         say("no stage is switched on; set one of " + ", ".join(STAGE_ORDER) + " to true")
     writing_folders = [stage for stage in chosen if stage.folder is not None]
@@ -151,7 +151,7 @@ def run_pipeline(config: dict[str, Any]) -> Run:
                 start = time.perf_counter()
                 run.results[stage.name] = stage.run(run)
                 if stage.folder is not None:  # the resolved config beside the outputs it produced
-                    save_config(config, Path(config[stage.folder]))
+                    save_config(config, Path(config.path(stage.folder)))
                 say(f"  {stage.name} took {time.perf_counter() - start:.1f} s")
                 if writing_folders and stage is writing_folders[-1]:
                     from .stages.runner import close_pool
@@ -163,5 +163,5 @@ def run_pipeline(config: dict[str, Any]) -> Run:
         raise
     if run.run_dir is not None:
         say(f"run folder: {run.run_dir}")
-        say(f"compare runs: tensorboard --logdir {config['runs_dir']}")
+        say(f"compare runs: tensorboard --logdir {config.runs_dir}")
     return run

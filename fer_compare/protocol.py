@@ -11,7 +11,6 @@ so the split of any model's data follows from the keys alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -20,6 +19,7 @@ from .errors import UserError
 from .kinds import kind as kind_of
 from .normalization import Normalisation, normalise
 from .progress import say
+from .settings import Settings
 from .splits import Split, fold_of_subject, fold_split, make_split
 
 
@@ -57,7 +57,7 @@ class FoldPlan:
         return Split(everything[~test & ~validation], everything[validation], everything[test])
 
 
-def prepare(config: dict[str, Any], kinds: list[str]) -> Prepared:
+def prepare(config: Settings, kinds: list[str]) -> Prepared:
     """Load what `kinds` read, keep the photos all of them have, normalise, and cut per model."""
     wanted = {(source_key(config, k), reads_features(k)) for k in kinds}
     photos: dict[tuple[str, bool], PhotoSet] = {w: load_photos(config, w[0], w[1]) for w in sorted(wanted)}
@@ -66,7 +66,7 @@ def prepare(config: dict[str, Any], kinds: list[str]) -> Prepared:
                 for (key, features), p in photos.items()}
     if not shared:
         raise UserError("models: no photo reached every model's stage folder; run the stages for all of them")
-    mode = config["subject_normalization"]
+    mode = config.subject_normalization
     missing: set[str] = set()
     for w, p in photos.items():
         p = p.select(np.isin(p.keys, list(shared)))
@@ -95,20 +95,20 @@ def prepare(config: dict[str, Any], kinds: list[str]) -> Prepared:
                     normalisation, left_out)
 
 
-def plan_folds(prepared: Prepared, config: dict[str, Any], repeat: int = 0) -> list[FoldPlan]:
+def plan_folds(prepared: Prepared, config: Settings, repeat: int = 0) -> list[FoldPlan]:
     """The folds of one repeat: K subject-disjoint folds, or the single configured split."""
-    s = config["split"]
-    seed = int(s["seed"]) + repeat
+    s = config.split
+    seed = int(s.seed) + repeat
     keys = np.array(prepared.keys)
-    k = int(config["evaluation"]["folds"])
+    k = int(config.evaluation.folds)
     if k > 1:
         fold_map = fold_of_subject(prepared.subjects, k, seed)
         plans = []
         for fold in range(k):
-            split = fold_split(prepared.subjects, fold_map, fold, s["validation_fraction"], seed)
+            split = fold_split(prepared.subjects, fold_map, fold, s.validation_fraction, seed)
             if len(split.test):
                 plans.append(FoldPlan(fold, repeat, frozenset(keys[split.test]), frozenset(keys[split.validation])))
         return plans
-    split = make_split(prepared.subjects, prepared.parts, s["method"], s["validation_fraction"], s["test_fraction"],
+    split = make_split(prepared.subjects, prepared.parts, s.method, s.validation_fraction, s.test_fraction,
                        seed)
     return [FoldPlan(0, repeat, frozenset(keys[split.test]), frozenset(keys[split.validation]))]

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import tensorflow as tf
 
-from .config import augments
 from .data import ModelData
 from .distribution import describe_devices
 from .kinds import FEATURES
 from .kinds import kind as kind_of
 from .nn.models import EmotionModel, count_parameters
+from .settings import Settings
 
 if TYPE_CHECKING:
     from .results import TrainResult
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 class TrainingSummaries:
     """The `train/` and `validation/` event files of one model's run."""
 
-    def __init__(self, kind: str, folder: Path, hyper: dict[str, Any], config: dict[str, Any], data: ModelData,
+    def __init__(self, kind: str, folder: Path, hyper: dict[str, Any], config: Settings, data: ModelData,
                  sample: np.ndarray, model: EmotionModel, strategy: tf.distribute.Strategy) -> None:
         self.kind, self.folder, self.hyper, self.config = kind, folder, hyper, config
         self.data, self.sample, self.model, self.strategy = data, sample, model, strategy
@@ -72,10 +72,10 @@ class TrainingSummaries:
             w.flush()
 
 
-def hparams_of(kind: str, hyper: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+def hparams_of(kind: str, hyper: dict[str, Any], config: Settings) -> dict[str, Any]:
     """Flat scalar hyperparameters for the TensorBoard hparams plugin."""
-    out: dict[str, Any] = {"model": kind, "split": config["split"]["method"], "loss": config["loss"],
-                           "augment": augments(config, kind), "seed": int(config["seed"])}
+    out: dict[str, Any] = {"model": kind, "split": config.split.method, "loss": config.loss,
+                           "augment": config.augments(kind), "seed": int(config.seed)}
     for k, v in hyper.items():
         if isinstance(v, bool) or isinstance(v, (int, float, str)):
             out[k] = v

@@ -16,7 +16,6 @@ import numpy as np
 import tensorflow as tf
 
 from .checkpoints import BestWeights, check_compatible, export_saved_model, restore, save_checkpoint, write_description
-from .config import augments, input_settings, model_config
 from .data import ModelData
 from .distribution import describe_devices, get_strategy, is_chief
 from .errors import UserError
@@ -29,6 +28,7 @@ from .nn.losses import LOSSES
 from .nn.models import EmotionModel, GradientFNN, build_model, count_parameters
 from .progress import say, training_started
 from .results import TrainResult
+from .settings import Settings
 from .splits import Split, warn_missing_classes
 from .stopping import SaveSchedule, StoppingRule
 from .summaries import TrainingSummaries
@@ -47,15 +47,16 @@ class TrainingDiverged(UserError):
 class Trainer:
     """Owns one model, its optimizer, its compiled steps and its checkpoints."""
 
-    def __init__(self, kind: str, config: dict[str, Any], data: ModelData, split: Split, folder: Path,
+    def __init__(self, kind: str, config: Settings, data: ModelData, split: Split, folder: Path,
                  summaries: bool = True) -> None:
         self.kind = kind
         self.config = config
         self.data = data
         self.split = split
         self.folder = folder
-        self.hyper = model_config(config, kind)
-        self.seed = int(config["seed"])
+        self.hyper = config.hyper(kind)
+        self.record = config.model_record(kind)  # what model.json and TensorBoard's hparams show
+        self.seed = int(config.seed)
         tf.random.set_seed(self.seed)
         self.strategy = get_strategy(config)
         self.multi_worker = isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
@@ -66,22 +67,22 @@ class Trainer:
             # temporary folder, deleted after fit.
             self.folder = folder = Path(tempfile.mkdtemp(prefix=f"fer-compare-{kind}-worker-"))
             summaries = False
-        self.compute_dtype = tf.bfloat16 if config["mixed_precision"] else tf.float32
-        self.loss_fn = LOSSES[config["loss"]]
+        self.compute_dtype = tf.bfloat16 if config.mixed_precision else tf.float32
+        self.loss_fn = LOSSES[config.loss]
         with self.strategy.scope():
-            self.model: EmotionModel = build_model(kind, data.classes, self.hyper, self.seed)
-            if self.hyper.get("standardize") and len(split.train):
+            self.model: EmotionModel = build_model(kind, data.classes, self.hyper, config.nn.input, self.seed)
+            if self.hyper.standardize and len(split.train):
                 self.model.set_standardization(kind_of(kind).to_input(data.x[split.train]))
-            self.optimizer = Adam(self.model.trainable_variables, self.hyper["learning_rate"])
+            self.optimizer = Adam(self.model.trainable_variables, self.hyper.learning_rate)
             self.epoch = tf.Variable(-1, trainable=False, dtype=tf.int64, name="epoch")  # last finished epoch
             self.best_loss = tf.Variable(math.inf, trainable=False, dtype=tf.float64, name="best_validation_loss")
-            s = config["stopping"]
-            self.rule = StoppingRule(s["check_every"], s["min_increase"], s["min_epochs"])
+            s = config.stopping
+            self.rule = StoppingRule(s.check_every, s.min_increase, s.min_epochs)
         # Raw landmark features are mirrored inside the aligned image; references cancel its width.
-        width = 0.0 if data.x.dtype == np.float32 and config["subject_normalization"] != "none" else \
-            float(config["image"]["size"][0])
-        self.pipeline = InputPipeline(kind, self.hyper["batch_size"], self.seed,
-                                      config["augment"] if augments(config, kind) else None, width)
+        width = 0.0 if data.x.dtype == np.float32 and config.subject_normalization != "none" else \
+            float(config.image.size[0])
+        self.pipeline = InputPipeline(kind, self.hyper.batch_size, self.seed,
+                                      config.augment if config.augments(kind) else None, width)
         self.checkpoint_parts = dict(model=self.model, optimizer=self.optimizer, epoch=self.epoch,
                                      best_validation_loss=self.best_loss, previous_check_loss=self.rule.previous)
         self.checkpoint = tf.train.Checkpoint(**self.checkpoint_parts)
@@ -91,9 +92,9 @@ class Trainer:
         self.best = tf.train.CheckpointManager(tf.train.Checkpoint(model=self.model), str(folder / "best"),
                                                max_to_keep=1, checkpoint_name="best")
         self.best_weights = BestWeights(self.model, self.best)
-        self.input_settings = input_settings(config, kind)
-        write_description(folder / "checkpoints", self.model, self.hyper, self.input_settings)
-        write_description(folder / "best", self.model, self.hyper, self.input_settings)
+        self.input_settings = config.input_record(kind)
+        write_description(folder / "checkpoints", self.model, self.record, self.input_settings)
+        write_description(folder / "best", self.model, self.record, self.input_settings)
         self.summaries = summaries
         self._evaluation_sets: dict[bytes, Any] = {}
         self._build_steps()
@@ -104,7 +105,7 @@ class Trainer:
         replicas = self.strategy.num_replicas_in_sync
         seed = self.seed
 
-        layerwise = (isinstance(model, GradientFNN) and self.hyper["layerwise_updates"] and replicas == 1
+        layerwise = (isinstance(model, GradientFNN) and self.hyper.layerwise_updates and replicas == 1
                      and dtype == tf.float32)
 
         def train_replica(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
@@ -124,11 +125,11 @@ class Trainer:
         def eval_replica(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             logits = tf.cast(model(tf.cast(x, dtype), training=False), tf.float32)
             losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
-            if self.config["loss"] != "cross_entropy":
+            if self.config.loss != "cross_entropy":
                 losses = tf.fill(tf.shape(y), loss_fn(logits, y))
             return losses, logits
 
-        jit = bool(self.hyper["jit_compile"]) and replicas == 1
+        jit = bool(self.hyper.jit_compile) and replicas == 1
         if replicas == 1:
             # The pipeline's element spec (batch dimension None) as the signature: one trace serves
             # every dataset and the short last batch.
@@ -205,7 +206,7 @@ class Trainer:
             save_checkpoint(self.best, checkpoint_number=int(best.rsplit("-", 1)[-1]))
         restore(self.checkpoint_parts, path, key, self.checkpoint)
         # The configured rate wins over the checkpoint's: resuming is how one retries with another rate.
-        self.optimizer.learning_rate.assign(self.hyper["learning_rate"])
+        self.optimizer.learning_rate.assign(self.hyper.learning_rate)
         say(f"  {self.kind}: resumed from {path} after epoch {int(self.epoch.numpy())}")
 
     # --- the loop ---------------------------------------------------------------------------
@@ -215,12 +216,12 @@ class Trainer:
         if len(train_idx) == 0:
             raise UserError(f"split: no training photos left for {self.kind}")
         val_for_rule = val_idx if len(val_idx) else train_idx  # no validation set: watch training loss
-        board = (TrainingSummaries(self.kind, self.folder, h, self.config, self.data,
+        board = (TrainingSummaries(self.kind, self.folder, self.record, self.config, self.data,
                                    self.data.x[self.split.train[:6]], self.model, self.strategy)
                  if self.summaries else None)
         history: list[dict[str, float]] = []
         start_epoch = int(self.epoch.numpy()) + 1
-        stopped = f"reached max_epochs ({h['max_epochs']})"
+        stopped = f"reached max_epochs ({h.max_epochs})"
         best_epoch, best_acc = -1, math.nan
         t0 = time.perf_counter()
         seen = 0
@@ -229,10 +230,10 @@ class Trainer:
             board.start()
         if self.manager.latest_checkpoint is None:
             save_checkpoint(self.manager)  # the initial weights: a "last good" state even if epoch 0 diverges
-        schedule = SaveSchedule(self.config["checkpoint_seconds"])
-        epochs = training_started(self.kind, self.folder, h["max_epochs"], start_epoch)
+        schedule = SaveSchedule(self.config.checkpoint_seconds)
+        epochs = training_started(self.kind, self.folder, h.max_epochs, start_epoch)
         try:
-            for epoch, batches in self.training_epochs(train_idx, start_epoch, h["max_epochs"]):
+            for epoch, batches in self.training_epochs(train_idx, start_epoch, h.max_epochs):
                 e0 = time.perf_counter()
                 losses = []
                 for x, y in batches:
@@ -263,7 +264,7 @@ class Trainer:
                     best_epoch, best_acc = epoch, val_acc
                 # The rule's memory is updated before the state is saved, so a resume checks as this run would.
                 stop = self.rule.should_stop(epoch, val_loss)
-                if stop or epoch == h["max_epochs"] - 1 or schedule.due():
+                if stop or epoch == h.max_epochs - 1 or schedule.due():
                     self.best_weights.write()  # first: a saved state's best loss always has its weights in best/
                     save_checkpoint(self.manager)
                     schedule.saved()
@@ -293,7 +294,8 @@ class Trainer:
             best_validation_loss=float(self.best_loss.numpy()), best_validation_accuracy=best_acc, stopped=stopped,
             folder=self.folder, n_train=len(train_idx), n_validation=len(val_idx),
             parameters=count_parameters(self.model), seconds=time.perf_counter() - t0,
-            samples_per_second=seen / train_seconds if train_seconds else math.nan, hyperparameters=h, trainer=self,
+            samples_per_second=seen / train_seconds if train_seconds else math.nan, hyperparameters=self.record,
+            trainer=self,
             devices=describe_devices(self.strategy),
         )
         if board:
@@ -320,19 +322,19 @@ class Trainer:
         else:
             kept = "no good checkpoint existed yet"
         raise TrainingDiverged(f"nn.{self.kind}: the loss became NaN or infinite in epoch {epoch} "
-                               f"(learning rate {self.hyper['learning_rate']} too high?); {kept}")
+                               f"(learning rate {self.hyper.learning_rate} too high?); {kept}")
 
-def export_path(config: dict[str, Any], kind: str) -> Path:
-    return Path(config["model_to_save"]) / kind
+def export_path(config: Settings, kind: str) -> Path:
+    return Path(config.model_to_save) / kind
 
 
-def check_exports_allowed(config: dict[str, Any]) -> None:
+def check_exports_allowed(config: Settings) -> None:
     """Refuse before training, not after, when an export would replace an existing model."""
-    if not config["save"]:
+    if not config.save:
         return
-    for kind in config["models"]:
+    for kind in config.models:
         path = export_path(config, kind)
-        if path.exists() and not config["overwrite"]:
+        if path.exists() and not config.overwrite:
             raise UserError(f"model_to_save: {path} already exists; choose another path or set overwrite: true")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -341,11 +343,11 @@ def check_exports_allowed(config: dict[str, Any]) -> None:
             raise UserError(f"model_to_save: cannot write to {path.parent} ({e.strerror})") from None
 
 
-def find_resume_folder(config: dict[str, Any], kind: str, run_dir: Path) -> Path:
+def find_resume_folder(config: Settings, kind: str, run_dir: Path) -> Path:
     """Where train_existing_model resumes from: model_to_load, else the newest earlier run with a checkpoint."""
     key = "model_to_load"
-    if config[key]:
-        base = Path(config[key])
+    if config.model_to_load:
+        base = Path(config.model_to_load)
         if not base.exists() and not Path(str(base) + ".index").exists():
             raise UserError(f"{key}: {base} does not exist")
         for candidate in (base / kind / "checkpoints", base / "checkpoints", base):
@@ -354,25 +356,25 @@ def find_resume_folder(config: dict[str, Any], kind: str, run_dir: Path) -> Path
         if Path(str(base) + ".index").exists():
             return base
         raise UserError(f"{key}: no {kind} checkpoint in {base}")
-    runs = sorted((p for p in Path(config["runs_dir"]).glob(f"*/{kind}/checkpoints")
+    runs = sorted((p for p in Path(config.runs_dir).glob(f"*/{kind}/checkpoints")
                    if p.parent.parent != run_dir and tf.train.latest_checkpoint(str(p))),
                   key=lambda p: p.stat().st_mtime)
     if not runs:
-        raise UserError(f"train_existing_model: no earlier {kind} checkpoint under {config['runs_dir']}; "
+        raise UserError(f"train_existing_model: no earlier {kind} checkpoint under {config.runs_dir}; "
                         f"set model_to_load")
     return runs[-1]
 
 
-def train_model(kind: str, config: dict[str, Any], data: ModelData, split: Split, folder: Path,
+def train_model(kind: str, config: Settings, data: ModelData, split: Split, folder: Path,
                 summaries: bool = True, resume: Path | None = None) -> TrainResult:
     """Build, (resume,) fit and return one model."""
     trainer = Trainer(kind, config, data, split, folder, summaries)
     if resume is not None:
-        trainer.resume_from(resume, "model_to_load" if config["model_to_load"] else "train_existing_model")
+        trainer.resume_from(resume, "model_to_load" if config.model_to_load else "train_existing_model")
     return trainer.fit()
 
 
-def run(config: dict[str, Any], run_dir: Path) -> dict[str, TrainResult]:
+def run(config: Settings, run_dir: Path) -> dict[str, TrainResult]:
     """The train stage: every model in `models` on the shared photos, split once for all of them
     (protocol.plan_folds); export when `save`."""
     from .protocol import plan_folds, prepare
@@ -380,10 +382,10 @@ def run(config: dict[str, Any], run_dir: Path) -> dict[str, TrainResult]:
     check_exports_allowed(config)
     strategy = get_strategy(config)
     say(f"  devices: {describe_devices(strategy)}")
-    prepared = prepare(config, list(config["models"]))
+    prepared = prepare(config, list(config.models))
     plan = plan_folds(prepared, config)[0]
     results: dict[str, TrainResult] = {}
-    for kind in config["models"]:
+    for kind in config.models:
         data = prepared.datasets[kind]
         split = plan.split(data)
         warn_missing_classes(split, data.y, data.classes, kind)
@@ -391,13 +393,13 @@ def run(config: dict[str, Any], run_dir: Path) -> dict[str, TrainResult]:
             f"train {len(split.train)} / validation {len(split.validation)} / test {len(split.test)} "
             f"({len(set(data.subjects[split.train]))}/{len(set(data.subjects[split.validation]))}/"
             f"{len(set(data.subjects[split.test]))} subjects)")
-        resume = find_resume_folder(config, kind, run_dir) if config["train_existing_model"] else None
+        resume = find_resume_folder(config, kind, run_dir) if config.train_existing_model else None
         result = train_model(kind, config, data, split, run_dir / kind, resume=resume)
         if result.trainer is not None:  # before the export: the TFLite converter holds copies of the weights
             result.trainer.release_training_state()
-        if config["save"] and (result.trainer is None or result.trainer.chief):  # one export per cluster
+        if config.save and (result.trainer is None or result.trainer.chief):  # one export per cluster
             result.export = export_saved_model(result.trainer.model, export_path(config, kind), result.hyperparameters,
-                                               result.trainer.input_settings, tflite=config["export_tflite"])
+                                               result.trainer.input_settings, tflite=config.export_tflite)
             say(f"  {kind}: exported SavedModel to {result.export}"
                 + (" (and model.tflite)" if (result.export / "model.tflite").exists() else ""))
         results[kind] = result

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from fer_compare.settings import Settings
 from fer_compare.tf_import import import_tensorflow
 
 import_tensorflow()  # the suite runs TensorFlow as the CLI does: without Keras
@@ -74,9 +75,9 @@ def face_crop(gray):
     return crop_face(gray, boxes[0], (100, 100))
 
 
-def stage_config(tmp: Path, raw: Path, **overrides) -> dict:
+def stage_config(tmp: Path, raw: Path, **overrides) -> Settings:
     """A resolved config whose outputs all live under tmp."""
-    from fer_compare.config import load_config
+    from fer_compare.settings import load_config
 
     sets = [f"raw_source={raw}", f"formatted={tmp / 'formatted'}", f"aligned={tmp / 'aligned'}",
             f"gradients={tmp / 'gradients'}", f"blurred={tmp / 'blurred'}", f"runs_dir={tmp / 'runs'}",

@@ -16,6 +16,7 @@ from fer_compare.face.detection import HaarFaceDetector
 from fer_compare.files import read_gray
 from fer_compare.pipeline import run_pipeline
 from fer_compare.records import read_manifest
+from fer_compare.settings import Settings, updated
 from fer_compare.stages.gradient import load_landmarks
 from fer_compare.video import to_gray
 
@@ -33,18 +34,18 @@ def stages(london: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     for source in ("gradients", "aligned", "formatted"):
         config = stage_config(tmp, tmp / "raw", blur=True, train=False, test=False,
                               blur_options__source=source, nn__gradient_fnn__source="blurred")
-        config["blurred"] = str(tmp / f"blurred-{source}")
+        config = updated(config, {"blurred": str(tmp / f"blurred-{source}")})
         run_pipeline(config)
         configs[source] = config
     return {"raw": tmp / "raw", "configs": configs}
 
 
-def video_crop(chain: FaceChain, config: dict, photo: Path) -> np.ndarray:
+def video_crop(chain: FaceChain, config: Settings, photo: Path) -> np.ndarray:
     """The photo as the video stage reads a frame from an image folder, cropped at the format stage's face box."""
     frame = cv2.imdecode(np.fromfile(photo, dtype=np.uint8), cv2.IMREAD_COLOR)
     gray = to_gray(frame)
-    d = config["detection"]
-    detector = HaarFaceDetector(d["scale_factor"], d["min_neighbors"], tuple(d["min_size"]), d["detect_width"])
+    d = config.detection
+    detector = HaarFaceDetector(d.scale_factor, d.min_neighbors, tuple(d.min_size), d.detect_width)
     (box,) = detector.detect(gray)
     return chain.crop(gray, box)
 
@@ -52,15 +53,15 @@ def video_crop(chain: FaceChain, config: dict, photo: Path) -> np.ndarray:
 def test_each_step_writes_what_the_chain_computes(stages: dict) -> None:
     config = stages["configs"]["gradients"]
     chain = FaceChain.from_config(config)
-    records = read_manifest(Path(config["gradients"]), "gradients")
+    records = read_manifest(Path(config.gradients), "gradients")
     assert len(records) == 2
     for record in records:
-        formatted = read_gray(Path(config["formatted"]) / f"{record.key}.png")
+        formatted = read_gray(Path(config.formatted) / f"{record.key}.png")
         crop = video_crop(chain, config, Path(record.source))
         assert np.array_equal(crop, formatted)
         aligned = chain.align(crop)
         assert aligned.rejection is None and aligned.error < 0.2
-        stored = Path(config["aligned"]) / f"{record.key}.png"
+        stored = Path(config.aligned) / f"{record.key}.png"
         assert np.array_equal(aligned.image, read_gray(stored))
         assert np.array_equal(aligned.landmarks, load_landmarks(stored))
         with np.load(stored.with_suffix(".npz")) as z:
@@ -74,9 +75,8 @@ def test_each_step_writes_what_the_chain_computes(stages: dict) -> None:
 def test_network_input_is_the_same_from_stage_files_and_from_the_chain(stages: dict, kind: str,
                                                                          blur_source: str | None) -> None:
     """What training reads from the stage folders == what the video stage computes from the photo, byte for byte."""
-    config = dict(stages["configs"][blur_source or "gradients"])
     source = "blurred" if blur_source else "gradients"
-    config["nn"] = {**config["nn"], "gradient_fnn": {**config["nn"]["gradient_fnn"], "source": source}}
+    config = updated(stages["configs"][blur_source or "gradients"], {"nn.gradient_fnn.source": source})
     data = load_model_data(config, kind)  # the stage files, as training reads them
     assert len(data) == 2
     chain = FaceChain.from_config(config, gradient_fnn_source=source if kind == "gradient_fnn" else None)

@@ -17,7 +17,7 @@ TINY = ["nn.cnn.filters=[4,8,8]", "nn.cnn.hidden=[16,16]", "nn.cnn.max_epochs=4"
 
 
 def run_comparison(config: dict, tmp: Path, *sets: str) -> tuple[dict, Path]:
-    stage_sets = [f"{key}={config[key]}" for key in ("raw_source", "formatted", "aligned", "gradients", "blurred")]
+    stage_sets = [f"{key}={config.path(key)}" for key in ("raw_source", "formatted", "aligned", "gradients", "blurred")]
     args = ["--set", "demo_set=false", "--set", "format=false", "--set", "align=false", "--set", "gradient=false",
             "--set", "train=false", "--set", "save=false", "--set", f"runs_dir={tmp / 'runs'}"]
     for s in [*stage_sets, *TINY, *sets]:

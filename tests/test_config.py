@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from fer_compare.config import DEFAULTS, default_parameters_json, load_config, model_config, parse_override
 from fer_compare.errors import UserError
+from fer_compare.settings import DEFAULTS, default_parameters_json, load_config, parse_override
 
 
 def test_defaults_load_and_every_thesis_key_is_present():
@@ -15,9 +15,9 @@ def test_defaults_load_and_every_thesis_key_is_present():
     for key in ("train_source", "test_source", "raw_source", "formatted", "gradients", "blurred", "aligned",
                 "model_to_load", "model_to_save", "align_template", "save", "train", "train_existing_model",
                 "format", "align", "gradient", "blur", "test", "video", "learning_rate"):
-        assert key in config
-    assert config["image"]["size"] == [100, 100]
-    assert config["nn"]["input"] == [70, 70]
+        assert hasattr(config, key)
+    assert config.image.size == [100, 100]
+    assert config.nn.input == [70, 70]
 
 
 def test_repository_parameters_json_equals_defaults(tmp_path):
@@ -32,14 +32,14 @@ def test_overrides_parse_json_or_string():
     assert parse_override("image.size=[64,64]") == (["image", "size"], [64, 64])
     assert parse_override("raw_source=/data/rafd") == (["raw_source"], "/data/rafd")
     config = load_config(None, ["image.size=[64,64]", "nn.cnn.max_epochs=3", "raw_source=/x"])
-    assert config["image"]["size"] == [64, 64] and config["nn"]["cnn"]["max_epochs"] == 3
-    assert config["raw_source"] == "/x"
+    assert config.image.size == [64, 64] and config.nn.cnn.max_epochs == 3
+    assert config.raw_source == "/x"
 
 
 def test_model_learning_rate_falls_back_to_the_thesis_key():
     config = load_config(None, ["learning_rate=0.001", "nn.landmark_fnn.learning_rate=0.01"])
-    assert model_config(config, "cnn")["learning_rate"] == 0.001
-    assert model_config(config, "landmark_fnn")["learning_rate"] == 0.01
+    assert config.hyper("cnn").learning_rate == 0.001
+    assert config.hyper("landmark_fnn").learning_rate == 0.01
 
 
 @pytest.mark.parametrize("text, message", [
@@ -83,31 +83,31 @@ def test_not_json_and_trailing_comma(tmp_path):
 
 
 def test_input_settings_name_the_first_difference_and_ignore_older_models():
-    from fer_compare.config import input_settings, input_settings_mismatch
+    from fer_compare.settings import input_settings_mismatch
 
-    trained = input_settings(load_config(None, []), "gradient_fnn")
+    trained = load_config(None, []).input_record("gradient_fnn")
     assert trained["gradient_options"] == {"ksize": 5, "negative": "clip"} and "blur_options" not in trained
-    assert input_settings_mismatch(trained, input_settings(load_config(None, []), "gradient_fnn")) is None
-    other = input_settings(load_config(None, ["gradient_options.negative=abs"]), "gradient_fnn")
+    assert input_settings_mismatch(trained, load_config(None, []).input_record("gradient_fnn")) is None
+    other = load_config(None, ["gradient_options.negative=abs"]).input_record("gradient_fnn")
     assert "gradient_options" in input_settings_mismatch(trained, other)
     assert input_settings_mismatch(None, other) is None  # exported before model.json recorded them
-    blurred = input_settings(load_config(None, ["nn.gradient_fnn.source=blurred"]), "gradient_fnn")
+    blurred = load_config(None, ["nn.gradient_fnn.source=blurred"]).input_record("gradient_fnn")
     assert "blur_options" in blurred
-    assert set(input_settings(load_config(None, []), "cnn")) == {"image.size"}
+    assert set(load_config(None, []).input_record("cnn")) == {"image.size"}
 
 
 def test_gradient_fnn_without_hidden_layers_is_allowed():
     """No hidden layer makes a softmax regression over the masked Laplacian: a baseline, not a mistake."""
-    assert load_config(None, ["nn.gradient_fnn.hidden=[]"])["nn"]["gradient_fnn"]["hidden"] == []
+    assert load_config(None, ["nn.gradient_fnn.hidden=[]"]).nn.gradient_fnn.hidden == []
 
 
 def test_the_thesis_learning_rate_set_by_the_user_is_every_models_rate():
     """The recipe gives landmark_fnn its own rate; a user's `learning_rate` still sets every model's,
     unless the same config sets that model's own rate too."""
-    assert model_config(load_config(None), "landmark_fnn")["learning_rate"] == 1e-3
-    assert model_config(load_config(None), "cnn")["learning_rate"] == 1e-4
+    assert load_config(None).hyper("landmark_fnn").learning_rate == 1e-3
+    assert load_config(None).hyper("cnn").learning_rate == 1e-4
     both = load_config(None, ["learning_rate=0.05"])
-    assert {model_config(both, k)["learning_rate"] for k in ("cnn", "landmark_fnn", "gradient_fnn")} == {0.05}
+    assert {both.hyper(k).learning_rate for k in ("cnn", "landmark_fnn", "gradient_fnn")} == {0.05}
     own = load_config(None, ["learning_rate=0.05", "nn.landmark_fnn.learning_rate=0.002"])
-    assert model_config(own, "landmark_fnn")["learning_rate"] == 0.002
-    assert model_config(own, "cnn")["learning_rate"] == 0.05
+    assert own.hyper("landmark_fnn").learning_rate == 0.002
+    assert own.hyper("cnn").learning_rate == 0.05

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pytest
 from scipy.optimize import minimize
@@ -12,6 +10,7 @@ from scipy.special import logsumexp
 from fer_compare.floors import fit_floor
 from fer_compare.kinds import kind
 from fer_compare.protocol import plan_folds, prepare
+from fer_compare.settings import updated
 
 
 def scipy_softmax_regression(x: np.ndarray, y: np.ndarray, classes: int, l2: float) -> tuple[float, np.ndarray]:
@@ -35,15 +34,14 @@ def scipy_softmax_regression(x: np.ndarray, y: np.ndarray, classes: int, l2: flo
 
 @pytest.mark.parametrize("name", ["linear_landmarks", "linear_laplacian"])
 def test_a_floor_reaches_the_independent_solvers_optimum_and_predictions(london_stages, name):
-    config = copy.deepcopy(london_stages)
-    config["evaluation"]["folds"] = 3
+    config = updated(london_stages, {"evaluation.folds": 3})
     prepared = prepare(config, [name])
     data = prepared.datasets[name]
     split = plan_folds(prepared, config)[0].split(data)
-    floor = fit_floor(name, data, split, config["evaluation"]["floor"])
+    floor = fit_floor(name, data, split, config.evaluation.floor)
     # The validation sweep chose the L2 with the lowest validation loss.
     assert floor.l2 == min(floor.history, key=lambda r: r["validation_loss"])["l2"]
-    assert [r["l2"] for r in floor.history] == sorted(config["evaluation"]["floor"]["l2"], reverse=True)
+    assert [r["l2"] for r in floor.history] == sorted(config.evaluation.floor.l2, reverse=True)
     # At that L2, the same standardised inputs and loss, scipy's L-BFGS finds the same optimum.
     x = kind(name).to_input(data.x[split.train]).astype(np.float64)
     mean, std = floor.model.scaling.feature_mean.numpy(), floor.model.scaling.feature_std.numpy()
@@ -61,11 +59,10 @@ def test_a_floor_reaches_the_independent_solvers_optimum_and_predictions(london_
 
 
 def test_a_floor_without_validation_subjects_takes_the_middle_strength(london_stages):
-    config = copy.deepcopy(london_stages)
-    config["split"]["validation_fraction"] = 0.0
+    config = updated(london_stages, {"split.validation_fraction": 0.0})
     prepared = prepare(config, ["linear_landmarks"])
     data = prepared.datasets["linear_landmarks"]
     split = plan_folds(prepared, config)[0].split(data)
-    floor = fit_floor("linear_landmarks", data, split, config["evaluation"]["floor"])
-    grid = sorted(config["evaluation"]["floor"]["l2"], reverse=True)
+    floor = fit_floor("linear_landmarks", data, split, config.evaluation.floor)
+    grid = sorted(config.evaluation.floor.l2, reverse=True)
     assert floor.l2 == grid[len(grid) // 2] and floor.extra["chosen_on"] == "no validation set"

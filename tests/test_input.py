@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from fer_compare.input import InputPipeline
+from fer_compare.settings import AugmentSettings
 
 
 def test_augmentation_touches_training_data_only():
     x = np.zeros((4, 10, 10), np.uint8)
     x[:, :, :3] = 255  # a bright band on the left: flips and shifts move it
     y = np.zeros(4, np.int32)
-    pipe = InputPipeline("cnn", 4, seed=0, augment={"enabled": True, "shift": 2, "flip": True})
+    pipe = InputPipeline("cnn", 4, seed=0, augment=AugmentSettings(enabled=True, shift=2, flip=True))
     train = next(iter(pipe.training_epochs(x, y, 0, 1)))[0].numpy()
     evaluation = next(iter(pipe.dataset(x, y)))[0].numpy()
     assert (evaluation[..., 0] == x / 255).all()

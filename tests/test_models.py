@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from fer_compare.config import DEFAULTS, model_config
 from fer_compare.emotions import EMOTIONS, THESIS_SIX
 from fer_compare.nn.models import GradientFNN, GrayscaleCNN, LandmarkFNN, build_model, count_parameters
+from fer_compare.settings import Settings
 
 
 def test_cnn_shapes_follow_the_thesis():
@@ -38,6 +38,6 @@ def test_gradient_fnn_parameter_count():
 
 def test_models_are_built_from_config():
     for kind in ("cnn", "landmark_fnn"):
-        m = model_config(DEFAULTS, kind)
-        assert build_model(kind, ["a", "b"], m, 0)(tf.zeros([1, *build_model(kind, ["a", "b"], m, 0).input_shape])
-                                                    ).shape == (1, 2)
+        m, size = Settings().hyper(kind), Settings().nn.input
+        assert build_model(kind, ["a", "b"], m, size, 0)(
+            tf.zeros([1, *build_model(kind, ["a", "b"], m, size, 0).input_shape])).shape == (1, 2)

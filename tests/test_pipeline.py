@@ -10,8 +10,8 @@ from pathlib import Path
 
 from conftest import ROOT
 
-from fer_compare.config import DEFAULTS, load_config
 from fer_compare.pipeline import STAGE_ORDER, STAGES, needs_tensorflow, stage_folders
+from fer_compare.settings import DEFAULTS, load_config
 
 
 def test_each_stage_has_a_switch_and_writes_a_folder_the_config_names() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
 import shutil
 from pathlib import Path
@@ -13,16 +12,13 @@ import pytest
 from fer_compare.errors import UserError
 from fer_compare.protocol import plan_folds, prepare
 from fer_compare.records import read_manifest, write_manifest
+from fer_compare.settings import Settings, updated
 
 KINDS = ["cnn", "landmark_fnn", "gradient_fnn", "linear_crop", "linear_landmarks", "linear_laplacian"]
 
 
-def with_folds(config: dict, folds: int, **changes) -> dict:
-    out = copy.deepcopy(config)
-    out["evaluation"]["folds"] = folds
-    out["nn"]["gradient_fnn"]["emotions"] = None
-    out.update(changes)
-    return out
+def with_folds(config: Settings, folds: int, **changes) -> Settings:
+    return updated(config, {"evaluation.folds": folds, "nn.gradient_fnn.emotions": None, **changes})
 
 
 def test_every_model_gets_identical_test_photos_in_every_fold(london_stages):
@@ -49,11 +45,11 @@ def test_every_model_gets_identical_test_photos_in_every_fold(london_stages):
 def test_a_photo_one_stage_rejected_is_left_out_of_every_model(london_stages, tmp_path: Path):
     config = with_folds(london_stages, 3)
     aligned = tmp_path / "aligned"
-    shutil.copytree(config["aligned"], aligned)
+    shutil.copytree(config.aligned, aligned)
     records = read_manifest(aligned, "aligned")
     dropped = records[0].key
     write_manifest(aligned, records[1:])
-    config["aligned"] = str(aligned)
+    config = updated(config, {"aligned": str(aligned)})
     prepared = prepare(config, ["cnn", "landmark_fnn"])
     assert dropped not in prepared.datasets["cnn"].keys and dropped not in prepared.datasets["landmark_fnn"].keys
     assert prepared.left_out["formatted"] == 1 and prepared.left_out["aligned (features)"] == 0

@@ -10,7 +10,6 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_compare.config import load_config
 from fer_compare.metrics import classification_report, confusion_matrix, mean_std
 from fer_compare.report import (
     THESIS_FIGURES,
@@ -19,6 +18,7 @@ from fer_compare.report import (
     choose_winner,
     write_report,
 )
+from fer_compare.settings import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 EIGHT = ["neutral", "happy", "sad", "angry", "disgusted", "surprised", "fearful", "contemptuous"]

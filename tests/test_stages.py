@@ -12,6 +12,7 @@ from conftest import stage_config
 
 from fer_compare.errors import UserError
 from fer_compare.records import read_manifest, read_rejects
+from fer_compare.settings import updated
 from fer_compare.stages import align, blur, format, gradient
 
 
@@ -57,9 +58,9 @@ def test_format_keeps_faces_and_explains_every_reject(processed):
     kept = {r.key for r in fmt.records}
     assert {"neutral/905_03", "neutral/906_03", "neutral/907_03"} <= kept  # RGBA, 16-bit, grayscale
     assert fmt.read == len(fmt.records) + len(fmt.rejects)
-    on_disk = read_manifest(config["formatted"] and __import__("pathlib").Path(config["formatted"]), "formatted")
+    on_disk = read_manifest(config.formatted and __import__("pathlib").Path(config.formatted), "formatted")
     assert {r.key for r in on_disk} == kept
-    assert len(read_rejects(__import__("pathlib").Path(config["formatted"]))) == len(fmt.rejects)
+    assert len(read_rejects(__import__("pathlib").Path(config.formatted))) == len(fmt.rejects)
     img = cv2.imread(fmt.records[0].path, cv2.IMREAD_UNCHANGED)
     assert img.shape == (100, 100) and img.dtype == np.uint8
 
@@ -86,7 +87,7 @@ def test_gradient_images_are_masked_and_a_montage_is_written(processed):
 
     g = cv2.imread(results["gradient"].records[0].path, cv2.IMREAD_UNCHANGED)
     assert g.shape == (100, 100) and g[0, 0] == 0 and g[-1, -1] == 0 and g.max() > 0
-    montage = cv2.imread(str(Path(config["gradients"]) / "montage.png"))
+    montage = cv2.imread(str(Path(config.gradients) / "montage.png"))
     assert montage is not None and montage.shape[0] >= 4 * 100
 
 
@@ -118,7 +119,7 @@ def test_half_written_temporary_files_are_never_taken_for_outputs(processed):
     config, _ = processed
     from pathlib import Path
 
-    folder = Path(config["aligned"])
+    folder = Path(config.aligned)
     (folder / "happy" / ".003_08.png.abc.tmp").write_bytes(b"partial")
     (folder / "happy" / ".003_08.png.999999999.abc.tmp").write_bytes(b"partial, from a dead writer")
     keys = {r.key for r in align.run(config).records}
@@ -128,7 +129,7 @@ def test_half_written_temporary_files_are_never_taken_for_outputs(processed):
 
 def test_output_inside_input_is_refused(raw, tmp_path):
     config = stage_config(tmp_path, raw)
-    config["formatted"] = str(raw / "formatted")
+    config = updated(config, {"formatted": str(raw / "formatted")})
     with pytest.raises(UserError, match="inside the input folder raw_source"):
         format.run(config)
 
@@ -137,7 +138,7 @@ def test_a_folder_of_someone_elses_files_is_not_written_into(raw, tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "thesis.docx").write_text("precious")
     config = stage_config(tmp_path, raw)
-    config["formatted"] = str(tmp_path / "mine")
+    config = updated(config, {"formatted": str(tmp_path / "mine")})
     with pytest.raises(UserError, match="did not write"):
         format.run(config)
     assert (tmp_path / "mine" / "thesis.docx").read_text() == "precious"

@@ -11,9 +11,9 @@ from conftest import ROOT
 
 from fer_compare.__main__ import main
 from fer_compare.checkpoints import TFLITE, LoadedModel, ServingModule, export_saved_model, export_tflite
-from fer_compare.config import load_config, model_config
 from fer_compare.data import load_model_data, to_network_input
 from fer_compare.nn.models import build_model
+from fer_compare.settings import load_config, updated
 
 # Float32 in both; the interpreter (XNNPACK) sums in another order than TensorFlow's kernels.
 ATOL = 1e-5
@@ -64,9 +64,9 @@ def test_tflite_export_agrees_with_the_saved_model_on_london_faces(exported: dic
 
 
 def test_without_tflite_only_the_saved_model_is_written(exported: dict, tmp_path: Path) -> None:
-    hyper = model_config(exported["config"], "cnn")
-    model = build_model("cnn", ["neutral", "happy"], hyper, 0)
-    out = export_saved_model(model, tmp_path / "cnn", hyper, tflite=False)
+    config = exported["config"]
+    model = build_model("cnn", ["neutral", "happy"], config.hyper("cnn"), config.nn.input, 0)
+    out = export_saved_model(model, tmp_path / "cnn", config.model_record("cnn"), tflite=False)
     assert (out / "saved_model.pb").exists() and not (out / TFLITE).exists()
 
 
@@ -74,9 +74,9 @@ def test_without_tflite_only_the_saved_model_is_written(exported: dict, tmp_path
 def test_the_full_size_gradient_fnn_fits_in_a_flatbuffer(exported: dict, tmp_path: Path) -> None:
     """117.6 M float32 weights: 470 MB, under the 2 GB FlatBuffer limit (untrained, thesis sizes)."""
     config = load_config(None, ["nn.gradient_fnn.emotions=null"])
-    data = load_model_data({**exported["config"], "nn": config["nn"]}, "gradient_fnn")
+    data = load_model_data(updated(exported["config"], {"nn": config.to_dict()["nn"]}), "gradient_fnn")
     x = to_network_input("gradient_fnn", data.x[:8])
-    model = build_model("gradient_fnn", data.classes, model_config(config, "gradient_fnn"), 0)
+    model = build_model("gradient_fnn", data.classes, config.hyper("gradient_fnn"), config.nn.input, 0)
     expected = ServingModule(model).serve(x)["probabilities"].numpy()
     assert export_tflite(model, tmp_path / TFLITE) is None
     assert (tmp_path / TFLITE).stat().st_size > 470e6

@@ -13,9 +13,9 @@ import pytest
 import tensorflow as tf
 
 from fer_compare.checkpoints import LoadedModel, export_saved_model, restore
-from fer_compare.config import load_config
 from fer_compare.data import ModelData, to_network_input
 from fer_compare.errors import UserError
+from fer_compare.settings import load_config
 from fer_compare.splits import make_split
 from fer_compare.training import SaveSchedule, StoppingRule, Trainer, TrainingDiverged
 
@@ -185,7 +185,7 @@ def test_saved_model_reloads_and_predicts_the_same(tmp_path):
         t = trainer(tmp_path, data, kind, **{f"nn__{kind}__max_epochs": 2})
         t.fit()
         _, _, probs = t.evaluate(t.split.validation)
-        folder = export_saved_model(t.model, tmp_path / "export" / kind, t.hyper)
+        folder = export_saved_model(t.model, tmp_path / "export" / kind, t.record)
         loaded = LoadedModel(folder)
         again = loaded.predict(to_network_input(kind, data.x[t.split.validation]))
         np.testing.assert_allclose(again, probs, atol=1e-5)

@@ -198,17 +198,17 @@ def still(trained: dict) -> dict:
 @pytest.mark.parametrize("kind", ["landmark_fnn", "gradient_fnn"])
 def test_still_frame_matches_the_stages(trained: dict, still: dict, kind: str) -> None:
     from fer_compare.checkpoints import LoadedModel
-    from fer_compare.config import load_config
     from fer_compare.data import load_features, network_image, source_key, to_network_input
     from fer_compare.files import read_gray
     from fer_compare.records import read_manifest
+    from fer_compare.settings import load_config
 
     # The stored file read as load_model_data reads each file (it refuses a one-class folder).
     config = load_config(None, still["sets"])
     key = source_key(config, kind)
-    (record,) = read_manifest(Path(config[key]), key)
+    (record,) = read_manifest(Path(config.path(key)), key)
     stored = load_features(record.path) if kind == "landmark_fnn" else network_image(
-        read_gray(record.path), tuple(config["nn"]["input"]))
+        read_gray(record.path), tuple(config.nn.input))
     expected = LoadedModel(trained["models"] / kind).predict(to_network_input(kind, stored[None]))[0]
 
     table = still["root"] / f"{kind}.csv"
@@ -224,7 +224,7 @@ def test_still_frame_matches_the_stages(trained: dict, still: dict, kind: str) -
 
 def test_frame_predictor_batches_faces(trained: dict) -> None:
     from fer_compare.checkpoints import LoadedModel
-    from fer_compare.config import load_config
+    from fer_compare.settings import load_config
     from fer_compare.video import STEPS, FramePredictor
 
     config = load_config(None, video_sets(trained))
@@ -247,7 +247,7 @@ def test_frame_predictor_batches_faces(trained: dict) -> None:
 def test_faces_are_followed_between_whole_frame_detections(trained: dict) -> None:
     """With video_redetect_every 4, a moving face costs one whole-frame search in 4; a lost face one at once."""
     from fer_compare.checkpoints import LoadedModel
-    from fer_compare.config import load_config
+    from fer_compare.settings import load_config
     from fer_compare.video import FramePredictor
 
     face = photo(trained["london"], "012")
@@ -391,7 +391,7 @@ def test_letterbox_keeps_the_writer_size() -> None:
 
 def test_one_face_goes_through_the_sparse_forward_and_matches_the_signature(trained: dict) -> None:
     from fer_compare.checkpoints import LoadedModel
-    from fer_compare.config import load_config
+    from fer_compare.settings import load_config
     from fer_compare.video import FramePredictor
 
     config = load_config(None, video_sets(trained))
@@ -413,7 +413,7 @@ def test_int8_video_precision_finds_float32s_class_on_london_faces(trained: dict
     """video_precision int8: the same class as float32 on every London face here, probabilities within 0.02
     (the README's stated tolerance for the test's briefly trained model; a CI run measured 0.0102)."""
     from fer_compare.checkpoints import LoadedModel
-    from fer_compare.config import load_config
+    from fer_compare.settings import load_config
     from fer_compare.video import FramePredictor
 
     model = LoadedModel(trained["models"] / "gradient_fnn")
@@ -456,8 +456,8 @@ def test_a_person_baseline_calibrates_each_live_face(trained: dict, person_norma
     """A model trained on inputs minus each person's mean: live, each tracked face gets its own running
     mean; the first frames say "calibrating", then the model sees the input minus that face's mean."""
     from fer_compare.checkpoints import LoadedModel
-    from fer_compare.config import load_config
     from fer_compare.data import to_network_input
+    from fer_compare.settings import load_config
     from fer_compare.video import FramePredictor
 
     warmup = 4

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
 
 import cv2
 import numpy as np
@@ -19,6 +18,7 @@ import numpy as np
 from ..data import network_image
 from ..kinds import CROP, LANDMARKS
 from ..kinds import kind as kind_of
+from ..settings import Settings
 from .alignment import MAX_ALIGNMENT_ERROR, FaceAligner, alignment_error, inter_ocular_distance
 from .detection import Box, crop_face
 from .features import landmark_features
@@ -46,17 +46,17 @@ class ChainSettings:
     gradient_fnn_source: str  # nn.gradient_fnn.source: "gradients" or "blurred"
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], gradient_fnn_source: str | None = None) -> ChainSettings:
+    def from_config(cls, config: Settings, gradient_fnn_source: str | None = None) -> ChainSettings:
         """The chain's settings from a resolved config; `gradient_fnn_source` overrides nn.gradient_fnn.source
         (the video stage passes the source a loaded model was trained on)."""
         return cls(
-            image_size=tuple(config["image"]["size"]), input_size=tuple(config["nn"]["input"]),
-            align_template=str(config["align_template"]), landmark_model=str(config["landmark_model"]),
-            gradient_ksize=config["gradient_options"]["ksize"],
-            gradient_negative=config["gradient_options"]["negative"],
-            blur_source=config["blur_options"]["source"], blur_ksize=config["blur_options"]["ksize"],
-            blur_sigma=float(config["blur_options"]["sigma"]),
-            gradient_fnn_source=gradient_fnn_source or config["nn"]["gradient_fnn"]["source"],
+            image_size=tuple(config.image.size), input_size=tuple(config.nn.input),
+            align_template=str(config.align_template), landmark_model=str(config.landmark_model),
+            gradient_ksize=config.gradient_options.ksize,
+            gradient_negative=config.gradient_options.negative,
+            blur_source=config.blur_options.source, blur_ksize=config.blur_options.ksize,
+            blur_sigma=float(config.blur_options.sigma),
+            gradient_fnn_source=gradient_fnn_source or config.nn.gradient_fnn.source,
         )
 
 
@@ -87,7 +87,7 @@ class FaceChain:
         self.settings = settings
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], gradient_fnn_source: str | None = None) -> FaceChain:
+    def from_config(cls, config: Settings, gradient_fnn_source: str | None = None) -> FaceChain:
         return cls(ChainSettings.from_config(config, gradient_fnn_source))
 
     @cached_property

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import tensorflow as tf
 
 from .initializers import constant, truncated_normal, xavier_uniform, zeros
 from .layers import BatchNorm, Conv2DMaxPool, Dense, Dropout, InputScaling, RowBlockedDense
+
+if TYPE_CHECKING:
+    from ..settings.schema import ModelHyper
 
 
 class EmotionModel(tf.Module):
@@ -211,11 +215,12 @@ class LinearSoftmax(EmotionModel):
         return self.l2 * self.out.l2_loss()
 
 
-def build_model(kind: str, classes: list[str], m: dict[str, Any], seed: int) -> EmotionModel:
-    """A model from its hyperparameters (with `input` filled in), through the registry of kinds."""
+def build_model(kind: str, classes: list[str], hyper: ModelHyper | None, size: Sequence[int],
+                seed: int) -> EmotionModel:
+    """A model of `kind` from its hyper-parameters and input size (width, height), through the registry."""
     from ..kinds import kind as kind_of
 
-    return kind_of(kind).build(classes, m, seed)
+    return kind_of(kind).build(classes, hyper, tuple(size), seed)
 
 
 def count_parameters(model: tf.Module) -> int:

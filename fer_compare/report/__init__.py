@@ -13,6 +13,7 @@ from ..files import atomic_write_bytes, atomic_write_text
 from ..kinds import KINDS
 from ..pairs import Pair, all_pairs
 from ..results import FoldResult, ModelEvaluation
+from ..settings import Settings
 from ..statistics import PairedDifference
 from .figures import figure_png, plot_confusion_matrices, plot_learning_curves, plot_per_class_f1
 from .formatting import FILES, _finite, _jsonable
@@ -122,7 +123,7 @@ def _floors(evaluations: dict[str, ModelEvaluation], pairs: list[Pair]) -> dict[
     return out
 
 
-def build_comparison(config: dict[str, Any], evaluations: dict[str, ModelEvaluation],
+def build_comparison(config: Settings, evaluations: dict[str, ModelEvaluation],
                      preprocessing: list[dict], protocol: dict[str, Any],
                      thesis: dict[str, str] | None = None,
                      summaries: dict[str, ModelSummary] | None = None) -> dict[str, Any]:
@@ -131,7 +132,7 @@ def build_comparison(config: dict[str, Any], evaluations: dict[str, ModelEvaluat
         raise ValueError("no model evaluations to report")
     thesis = THESIS_FIGURES if thesis is None else thesis
     summaries = summaries or {k: summarise(ev) for k, ev in evaluations.items()}
-    rule = (config.get("evaluation") or {}).get("winner_rule", "mean_accuracy")
+    rule = config.evaluation.winner_rule
     pairs = all_pairs(evaluations)
     resolved = resolve_protocol(protocol, evaluations, config)
     comparison = {
@@ -146,7 +147,7 @@ def build_comparison(config: dict[str, Any], evaluations: dict[str, ModelEvaluat
         "thesis": {k: thesis[k] for k in evaluations if k in thesis},
         "preprocessing": list(preprocessing),
         "files": {k: v for k, v in FILES.items() if k != "montage"},
-        "config": config,
+        "config": config.to_dict(),
     }
     return _jsonable(comparison)
 
@@ -173,7 +174,7 @@ def write_tensorboard(folder: Path, confusion_png: bytes, table: str, winner: di
 
 
 # --- the whole report -----------------------------------------------------------------------------
-def write_report(run_dir: Path, config: dict[str, Any], evaluations: dict[str, ModelEvaluation],
+def write_report(run_dir: Path, config: Settings, evaluations: dict[str, ModelEvaluation],
                  preprocessing: list[dict], protocol: dict[str, Any], thesis: dict[str, str] | None = None,
                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write comparison.json, comparison.md, the PNGs and the TensorBoard summary into run_dir.

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ..config import augments
 from ..results import ModelEvaluation
+from ..settings import Settings
 from .formatting import FILES, _duration, _finite, _first, _jsonable, _num, _pct, _pm, _pm_pct, _table
 from .summary import ModelSummary, _all_classes, summarise
 
@@ -17,17 +17,17 @@ _LOSS_NAMES = {"cross_entropy": "softmax cross-entropy", "svm_l2": "L2 multi-cla
 
 # --- the protocol and training options in words -----------------------------------------------------
 def resolve_protocol(protocol: dict[str, Any], evaluations: dict[str, ModelEvaluation],
-                     config: dict[str, Any]) -> dict[str, Any]:
+                     config: Settings) -> dict[str, Any]:
     """The protocol with missing counts filled in from the evaluations and a sentence describing it.
 
     Keys read: method ("subject", "random" or "sources" for fixed train/test sources), folds,
     validation_fraction, test_fraction, seed, subjects, photos, subject_disjoint, montage,
     description (used verbatim when given).
     """
-    split = config.get("split", {}) if isinstance(config.get("split"), dict) else {}
+    split = config.split
     out = dict(protocol)
-    fixed = bool(config.get("train_source")) and bool(config.get("test_source"))
-    method = _first(protocol, "method", "split_method", default=split.get("method", "subject"))
+    fixed = bool(config.train_source) and bool(config.test_source)
+    method = _first(protocol, "method", "split_method", default=split.method)
     if method in ("sources", "fixed") or (fixed and "method" not in protocol):
         method = "sources"
     most_folds = max((len(e.folds) for e in evaluations.values()), default=1)
@@ -36,9 +36,9 @@ def resolve_protocol(protocol: dict[str, Any], evaluations: dict[str, ModelEvalu
                       default=max((e.n_subjects for e in evaluations.values()), default=0))
     photos = _first(protocol, "photos", "n_photos", "images",
                     default=max((sum(e.images_per_class.values()) for e in evaluations.values()), default=0))
-    vf = float(_first(protocol, "validation_fraction", default=split.get("validation_fraction", 0.0)))
-    tf_ = float(_first(protocol, "test_fraction", default=split.get("test_fraction", 0.0)))
-    seed = _first(protocol, "seed", default=split.get("seed", config.get("seed")))
+    vf = float(_first(protocol, "validation_fraction", default=split.validation_fraction))
+    tf_ = float(_first(protocol, "test_fraction", default=split.test_fraction))
+    seed = _first(protocol, "seed", default=split.seed)
     disjoint = bool(_first(protocol, "subject_disjoint", default=method == "subject"))
     out.update(method=method, folds=folds, subjects=subjects, photos=photos, validation_fraction=vf,
                test_fraction=tf_, seed=seed, subject_disjoint=disjoint)
@@ -66,20 +66,20 @@ def resolve_protocol(protocol: dict[str, Any], evaluations: dict[str, ModelEvalu
     return out
 
 
-def training_options(config: dict[str, Any]) -> list[str]:
+def training_options(config: Settings) -> list[str]:
     """Sentences for non-default training options (augmentation, loss); empty for the thesis's setup."""
     lines = []
-    augment = config.get("augment") or {}
-    augmented = [k for k in config.get("models", []) if k in config.get("nn", {}) and augments(config, k)]
+    augment = config.augment
+    augmented = [k for k in config.models if config.augments(k)]
     if augmented:
         parts = []
-        if augment.get("shift", 4):
-            parts.append(f"shifts ±{augment.get('shift', 4)} px (images)")
-        if augment.get("flip", True):
+        if augment.shift:
+            parts.append(f"shifts ±{augment.shift} px (images)")
+        if augment.flip:
             parts.append("horizontal flip (images; landmark features mirrored)")
         what = ", ".join(parts) if parts else "enabled, but with no shift and no flip"
         lines.append(f"training-data augmentation for {', '.join(augmented)}: {what}; floors are not augmented")
-    loss = config.get("loss", "cross_entropy")
+    loss = config.loss
     if loss != "cross_entropy":
         lines.append(f"loss: {_LOSS_NAMES.get(loss, loss)} (the thesis used softmax cross-entropy)")
     return lines

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from ..errors import UserError
 from ..face.chain import FaceChain
@@ -12,6 +11,7 @@ from ..face.landmarks import find_landmark_model
 from ..face.template import check_face, resolve_template
 from ..files import ImageError, read_gray, write_array, write_image
 from ..records import Record, Reject, read_manifest
+from ..settings import Settings
 from .ownership import check_made_with
 from .runner import StageResult, prepare_output, run_stage
 
@@ -19,7 +19,7 @@ from .runner import StageResult, prepare_output, run_stage
 class FaceAlignerStep:
     """The chain's alignment of one formatted crop; writes `<key>.png` and `<key>.npz` (landmarks, features)."""
 
-    def __init__(self, config: dict[str, Any], out: Path) -> None:
+    def __init__(self, config: Settings, out: Path) -> None:
         self.chain = FaceChain.from_config(config)
         self.out = out
 
@@ -37,12 +37,12 @@ class FaceAlignerStep:
         return record.at(path)
 
 
-def run(config: dict[str, Any]) -> StageResult:
-    src, out = Path(config["formatted"]), Path(config["aligned"])
+def run(config: Settings) -> StageResult:
+    src, out = Path(config.formatted), Path(config.aligned)
     # Fail early with one line, before workers start; the workers load dlib's model themselves
     # (loading it here too would cost 0.5 s on the critical path).
-    find_landmark_model(config["landmark_model"])
-    template_path = resolve_template(config["align_template"])
+    find_landmark_model(config.landmark_model)
+    template_path = resolve_template(config.align_template)
     if not template_path.is_file():
         raise UserError(f"align_template: {template_path} does not exist")
     try:
@@ -52,10 +52,10 @@ def run(config: dict[str, Any]) -> StageResult:
     records = read_manifest(src, "formatted")
     check_made_with(src, "formatted", config)
     prepare_output(out, "aligned", [("formatted", src)])  # only once the inputs are known good
-    template = resolve_template(config["align_template"])
+    template = resolve_template(config.align_template)
     return run_stage(
         "align", records, out, partial(FaceAlignerStep, config, out),
         outputs=lambda r: ([out / f"{r.key}.png", out / f"{r.key}.npz"], [Path(r.path), template]),
-        workers=config["workers"], source=src,
-        settings={"image": config["image"], "landmark_model": config["landmark_model"]},
+        workers=config.workers, source=src,
+        settings={"image": config.image, "landmark_model": config.landmark_model},
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from ..face.chain import FaceChain
 from ..files import ImageError, read_gray, write_image
 from ..records import Record, Reject, read_manifest
+from ..settings import Settings
 from .ownership import check_made_with
 from .runner import StageResult, prepare_output, run_stage
 
@@ -16,7 +16,7 @@ from .runner import StageResult, prepare_output, run_stage
 class BlurStep:
     """The chain's Gaussian blur (blur_options.ksize and sigma; 0: derived from ksize by OpenCV) of one image."""
 
-    def __init__(self, config: dict[str, Any], out: Path) -> None:
+    def __init__(self, config: Settings, out: Path) -> None:
         self.chain = FaceChain.from_config(config)
         self.out = out
 
@@ -30,14 +30,14 @@ class BlurStep:
         return record.at(path)
 
 
-def run(config: dict[str, Any]) -> StageResult:
-    source_key = config["blur_options"]["source"]
-    src, out = Path(config[source_key]), Path(config["blurred"])
+def run(config: Settings) -> StageResult:
+    source_key = config.blur_options.source
+    src, out = Path(config.path(source_key)), Path(config.blurred)
     records = read_manifest(src, source_key)
     check_made_with(src, source_key, config)
     prepare_output(out, "blurred", [(source_key, src)])  # only once the inputs are known good
     return run_stage(
         "blur", records, out, partial(BlurStep, config, out),
         outputs=lambda r: ([out / f"{r.key}.png"], [Path(r.path)]),
-        workers=config["workers"], settings={"blur_options": config["blur_options"]}, source=src,
+        workers=config.workers, settings={"blur_options": config.blur_options}, source=src,
     )

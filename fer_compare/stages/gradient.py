@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -13,6 +12,7 @@ from ..face.chain import FaceChain
 from ..face.gradient import laplacian_image
 from ..files import ImageError, read_gray, write_image
 from ..records import Record, Reject, read_manifest
+from ..settings import Settings
 from .ownership import check_made_with
 from .runner import StageResult, prepare_output, run_stage
 
@@ -26,7 +26,7 @@ def load_landmarks(image_path: str | Path) -> np.ndarray:
 class GradientStep:
     """Aligned face + its landmarks -> the chain's masked Laplacian `<key>.png`."""
 
-    def __init__(self, config: dict[str, Any], out: Path) -> None:
+    def __init__(self, config: Settings, out: Path) -> None:
         self.chain = FaceChain.from_config(config)
         self.out = out
 
@@ -41,22 +41,22 @@ class GradientStep:
         return record.at(path)
 
 
-def write_montage(config: dict[str, Any], records: list[Record], out: Path, n: int = 4) -> Path | None:
+def write_montage(config: Settings, records: list[Record], out: Path, n: int = 4) -> Path | None:
     """Like the thesis's Images 17-21: original -> gray crop -> aligned -> Laplacian -> masked, per row."""
     from ..datasets import load_gray
 
     rows = []
-    size = tuple(config["image"]["size"])
+    size = tuple(config.image.size)
     picks = _spread(records, n)
     for r in picks:
         try:
             original = load_gray(r.source)
-            crop = read_gray(Path(config["formatted"]) / f"{r.key}.png")
-            aligned = read_gray(Path(config["aligned"]) / f"{r.key}.png")
+            crop = read_gray(Path(config.formatted) / f"{r.key}.png")
+            aligned = read_gray(Path(config.aligned) / f"{r.key}.png")
             masked = read_gray(r.path)
         except (ImageError, OSError):
             continue
-        lap = laplacian_image(aligned, config["gradient_options"]["ksize"], config["gradient_options"]["negative"])
+        lap = laplacian_image(aligned, config.gradient_options.ksize, config.gradient_options.negative)
         h = size[1]
         orig = cv2.resize(original, (int(original.shape[1] * h / original.shape[0]), h), interpolation=cv2.INTER_AREA)
         rows.append(np.hstack([orig] + [cv2.resize(x, size) for x in (crop, aligned, lap, masked)]))
@@ -78,17 +78,17 @@ def _spread(records: list[Record], n: int) -> list[Record]:
     return picks + [r for r in records if r not in picks][: n - len(picks)]
 
 
-def run(config: dict[str, Any]) -> StageResult:
+def run(config: Settings) -> StageResult:
     from ..progress import say
 
-    src, out = Path(config["aligned"]), Path(config["gradients"])
+    src, out = Path(config.aligned), Path(config.gradients)
     records = read_manifest(src, "aligned")
     check_made_with(src, "aligned", config)
     prepare_output(out, "gradients", [("aligned", src)])  # only once the inputs are known good
     result = run_stage(
         "gradient", records, out, partial(GradientStep, config, out),
         outputs=lambda r: ([out / f"{r.key}.png"], [Path(r.path), Path(r.path).with_suffix(".npz")]),
-        workers=config["workers"], settings={"gradient_options": config["gradient_options"]}, source=src,
+        workers=config.workers, settings={"gradient_options": config.gradient_options}, source=src,
     )
     montage = write_montage(config, result.records, out)
     if montage:

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import fcntl
 import hashlib
@@ -27,6 +28,8 @@ from typing import Any
 from ..errors import UserError
 from ..files import HOST, is_inside
 from ..pipeline import stage_folders
+from ..settings import Settings
+from ..settings.recipes import flatten
 
 MARKER = ".fer_compare_stage"
 LOCK = ".fer_compare.lock"
@@ -115,20 +118,20 @@ def release_folder(folder: Path) -> None:
 # --- separate folders ------------------------------------------------------------------------------------
 
 
-def _path(config: dict[str, Any], key: str) -> Path | None:
-    value = config.get(key)
+def _path(config: Settings, key: str) -> Path | None:
+    value = config.video_source if key == "video_source" else config.path(key)
     return Path(value) if isinstance(value, str) and value else None
 
 
-def check_folders(config: dict[str, Any]) -> None:
+def check_folders(config: Settings) -> None:
     """Every output folder of the switched-on stages against every other stage's folder and every input."""
-    outputs = [k for k, stage in STAGE_OF_KEY.items() if config.get(stage)]
-    if any(config.get(s) for s in ("train", "test", "video")):
+    outputs = [k for k, stage in STAGE_OF_KEY.items() if config.runs_stage(stage)]
+    if config.train or config.test or config.video:
         outputs.append("runs_dir")
-    if config.get("train") and config.get("save"):
+    if config.train and config.save:
         outputs.append("model_to_save")
     others = [*STAGE_OF_KEY, *INPUT_KEYS, "runs_dir", "model_to_save", "model_to_load"]
-    if isinstance(config.get("video_source"), str):
+    if isinstance(config.video_source, str):
         others.append("video_source")
     for key in outputs:
         out = _path(config, key)
@@ -152,14 +155,11 @@ def check_folders(config: dict[str, Any]) -> None:
 # --- provenance -------------------------------------------------------------------------------------------
 
 
-def flat(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in settings.items():
-        if isinstance(v, dict):
-            out.update(flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
+def flat(settings: Settings | dict[str, Any]) -> dict[str, Any]:
+    """Settings (or a dict of setting sections) as flat dotted keys, as stage.json records them."""
+    if isinstance(settings, Settings):
+        return flatten(settings.to_dict())
+    return flatten({k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for k, v in settings.items()})
 
 
 def read_stage_file(folder: Path) -> dict[str, Any] | None:
@@ -186,7 +186,7 @@ def made_with(folder: Path | None) -> dict[str, Any]:
     return dict(data["made_with"]) if data else {}
 
 
-def check_made_with(folder: Path, key: str, config: dict[str, Any]) -> None:
+def check_made_with(folder: Path, key: str, config: Settings) -> None:
     """Refuse a stage folder made with other settings than those in force, naming the first that differs."""
     data = read_stage_file(folder)
     stage = STAGE_OF_KEY.get(key, "its")

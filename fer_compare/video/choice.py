@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import UserError
 from ..kinds import NETWORKS as MODEL_NAMES
 from ..progress import say
+from ..settings import Settings
 
 if TYPE_CHECKING:  # TensorFlow loads only when a model does
     from ..checkpoints import LoadedModel
@@ -43,21 +44,22 @@ def exported_kinds(folder: Path) -> list[str]:
     return kinds
 
 
-def choose_kind(config: dict[str, Any]) -> str:
-    """video_model, else the one model model_to_load holds, else the winner of the newest comparison under runs_dir."""
-    kind = config["video_model"]
+def choose_kind(config: Settings) -> tuple[str, Settings]:
+    """video_model, else the one model model_to_load holds, else the winner of the newest comparison under
+    runs_dir; with the settings to load it by (model_to_load set to the model that comparison exported)."""
+    kind = config.video_model
     if kind:
         if kind not in MODEL_NAMES:
             raise UserError(f"video_model: {kind!r} is not one of {', '.join(MODEL_NAMES)}")
-        return kind
-    if config["model_to_load"]:
-        kinds = exported_kinds(Path(config["model_to_load"]))
+        return kind, config
+    if config.model_to_load:
+        kinds = exported_kinds(Path(config.model_to_load))
         if len(kinds) == 1:
             say(f"  model: {kinds[0]}, from model_to_load")
-            return kinds[0]
-    found = latest_winner(Path(config["runs_dir"]))
+            return kinds[0], config
+    found = latest_winner(Path(config.runs_dir))
     if found is None:
-        raise UserError(f"video_model: not set, and no comparison.json under {config['runs_dir']} to take "
+        raise UserError(f"video_model: not set, and no comparison.json under {config.runs_dir} to take "
                         f"the winner from; set video_model to one of {', '.join(MODEL_NAMES)} "
                         f"or run the test stage")
     kind, path = found
@@ -65,10 +67,10 @@ def choose_kind(config: dict[str, Any]) -> str:
         raise UserError(f"video_model: {path} names an unknown winner {kind!r}; set video_model")
     say(f"  model: {kind}, the winner in {path}")
     export = _export_of(path, kind)
-    if export is not None and not config["model_to_load"]:
-        config["model_to_load"] = str(export)  # the very model that comparison trained and exported
+    if export is not None and not config.model_to_load:
         say(f"  using the model that run exported: {export}")
-    return kind
+        return kind, config.with_paths(model_to_load=str(export))  # the very model that comparison trained
+    return kind, config
 
 
 def _export_of(comparison: Path, kind: str) -> Path | None:
@@ -82,16 +84,16 @@ def _export_of(comparison: Path, kind: str) -> Path | None:
     return None
 
 
-def load_model(config: dict[str, Any], kind: str) -> LoadedModel:
+def load_model(config: Settings, kind: str) -> LoadedModel:
     """The exported SavedModel: model_to_load (<path>/<kind> or one export), else model_to_save/<kind>."""
     from ..checkpoints import LoadedModel
 
-    if config["model_to_load"]:
+    if config.model_to_load:
         from ..evaluation import load_trained
 
         return load_trained(config, kind)
-    path = Path(config["model_to_save"]) / kind
-    if not config["video_model"]:
+    path = Path(config.model_to_save) / kind
+    if not config.video_model:
         say(f"  note: that comparison exported no model; using {path}, which may come from another run")
     if not (path / "saved_model.pb").is_file():
         raise UserError(f"video: no exported {kind} model at {path}; "

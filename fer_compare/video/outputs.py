@@ -22,6 +22,7 @@ from ..files import (
     temporary_file,
     write_failed,
 )
+from ..settings import Settings
 from .capture import _quiet_stderr
 
 if TYPE_CHECKING:
@@ -191,16 +192,16 @@ class PredictionsCsv:
         self._tmp.unlink(missing_ok=True)
 
 
-def output_paths(config: dict[str, Any], run_dir: Path) -> tuple[Path, Path]:
+def output_paths(config: Settings, run_dir: Path) -> tuple[Path, Path]:
     """video_output and video_predictions (default: in the run folder); refuses to replace a named file."""
     paths = []
-    source = config["video_source"]
-    inputs = {key: Path(config[key]) for key in ("model_to_load", "model_to_save", "landmark_model", "align_template")
-              if config[key]}
+    source = config.video_source
+    inputs = {key: Path(config.path(key)) for key in ("model_to_load", "model_to_save", "landmark_model",
+                                                     "align_template") if config.path(key)}
     if isinstance(source, str) and source:
         inputs["video_source"] = Path(source)
     for key, default in (("video_output", "video.mp4"), ("video_predictions", "video_predictions.csv")):
-        named = config[key]
+        named = config.path(key)
         path = Path(named) if named else run_dir / default
         for in_key, folder in inputs.items():  # overwrite: true replaces earlier outputs, never an input
             if is_inside(path, folder):
@@ -208,7 +209,7 @@ def output_paths(config: dict[str, Any], run_dir: Path) -> tuple[Path, Path]:
                                 f"input {in_key}; an input is never overwritten, choose another name")
         if paths and path.resolve() == paths[0].resolve():
             raise UserError(f"{key}: {path} is also video_output; choose another name")
-        if named and path.exists() and not config["overwrite"]:
+        if named and path.exists() and not config.overwrite:
             raise UserError(f"{key}: {path} already exists; choose another name or set overwrite: true")
         if path.is_dir():
             raise UserError(f"{key}: {path} is a folder; give a file name")

@@ -7,18 +7,18 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from ..config import input_settings, input_settings_mismatch
 from ..data import to_network_input
 from ..errors import UserError
 from ..face.chain import FaceChain
 from ..face.detection import Box, HaarFaceDetector
 from ..kinds import CROP
 from ..kinds import kind as kind_of
+from ..settings import Settings, input_settings_mismatch
 from .forward import one_face_numpy_forward, sparse_forward
 from .tracking import FaceBaselines, iou
 
@@ -75,32 +75,32 @@ class StepTimes:
                 for s, v in columns.items()}
 
 
-def expected_input_shape(config: dict[str, Any], kind: str) -> list[int]:
+def expected_input_shape(config: Settings, kind: str) -> list[int]:
     """The input shape this config's preprocessing builds for a model kind."""
-    width, height = config["nn"]["input"]
+    width, height = config.nn.input
     return {"cnn": [height, width, 1], "landmark_fnn": [4, 42], "gradient_fnn": [height * width]}[kind]
 
 
 class FramePredictor:
     """Every face of a BGR frame through the training preprocessing and one batched model call."""
 
-    def __init__(self, config: dict[str, Any], model: LoadedModel, detect_width: int | None = None) -> None:
+    def __init__(self, config: Settings, model: LoadedModel, detect_width: int | None = None) -> None:
         expected = expected_input_shape(config, model.kind)
         if list(model.input_shape) != expected:
             raise UserError(
                 f"video: the {model.kind} model takes inputs of shape {list(model.input_shape)}, but this "
-                f"config builds {expected} (nn.input {config['nn']['input']}); "
+                f"config builds {expected} (nn.input {config.nn.input}); "
                 f"use the config it was trained with")
-        mismatch = input_settings_mismatch(model.input_settings, input_settings(config, model.kind))
+        mismatch = input_settings_mismatch(model.input_settings, config.input_record(model.kind))
         if mismatch:
             raise UserError(f"video: the {model.kind} model's inputs were made otherwise: {mismatch}; "
                             f"use the config it was trained with")
-        d = config["detection"]
-        width = config["video_detect_width"] if detect_width is None else detect_width
-        self.detector = HaarFaceDetector(d["scale_factor"], d["min_neighbors"], tuple(d["min_size"]), width)
+        d = config.detection
+        width = config.video_detect_width if detect_width is None else detect_width
+        self.detector = HaarFaceDetector(d.scale_factor, d.min_neighbors, tuple(d.min_size), width)
         self.model = model
         # An attribute, so benchmarks/video_latency.py can time other ways of running the same weights.
-        self.forward: Callable[[np.ndarray], np.ndarray] = (sparse_forward(model, config["video_precision"])
+        self.forward: Callable[[np.ndarray], np.ndarray] = (sparse_forward(model, config.video_precision)
                                                             or one_face_numpy_forward(model)
                                                             or model.predict)
         self.kind = model.kind
@@ -111,9 +111,9 @@ class FramePredictor:
         self.times = StepTimes()
         self.rejected: list[Box] = []  # the last frame's detections whose landmarks do not fit a face
         self.tracked: list[Box] = []  # the last frame's faces that went through the model
-        self.redetect_every = config["video_redetect_every"]
-        mode = config["subject_normalization"]  # the model's own (checked above against model.json)
-        self.baselines = FaceBaselines(mode, config["video_baseline_warmup"]) if mode != "none" else None
+        self.redetect_every = config.video_redetect_every
+        mode = config.subject_normalization  # the model's own (checked above against model.json)
+        self.baselines = FaceBaselines(mode, config.video_baseline_warmup) if mode != "none" else None
         self._since_full = 0
         self.full_detections = 0
         self.rejected_total = 0

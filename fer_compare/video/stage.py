@@ -12,6 +12,7 @@ import numpy as np
 
 from ..files import fault_point
 from ..progress import say
+from ..settings import Settings
 from .capture import FrameSource, open_source
 from .choice import choose_kind, load_model
 from .outputs import WINDOW, PredictionsCsv, VideoFile, Window, output_paths
@@ -20,18 +21,18 @@ from .predict import FacePrediction, FramePredictor
 from .tracking import IouTracker, Track
 
 
-def run(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+def run(config: Settings, run_dir: Path) -> dict[str, Any]:
     """The video stage: predictions on every face of every frame, an annotated video (or window) and a CSV."""
-    kind = choose_kind(config)  # the settings themselves were checked with the config
+    kind, config = choose_kind(config)  # the settings themselves were checked with the config
     video_path, csv_path = output_paths(config, run_dir)
-    source = open_source(config["video_source"])
+    source = open_source(config.video_source)
     try:
         model = load_model(config, kind)
         predictor = FramePredictor(config, model)
-        stop = "; Ctrl-C stops" if source.live and config["video_max_frames"] <= 0 else ""
+        stop = "; Ctrl-C stops" if source.live and config.video_max_frames <= 0 else ""
         say(f"  {source.description} -> {kind} ({', '.join(model.classes)}); detection at "
-            f"{config['video_detect_width'] or 'full'} px wide (whole frame every {config['video_redetect_every']}), "
-            f"smoothing {config['video_smoothing']}{stop}")
+            f"{config.video_detect_width or 'full'} px wide (whole frame every {config.video_redetect_every}), "
+            f"smoothing {config.video_smoothing}{stop}")
         return _loop(config, source, predictor, video_path, csv_path)
     finally:
         source.close()
@@ -48,13 +49,13 @@ def annotate(frame: np.ndarray, predictor: FramePredictor, tracker: IouTracker,
     return faces, tracks
 
 
-def _loop(config: dict[str, Any], source: FrameSource, predictor: FramePredictor, video_path: Path,
+def _loop(config: Settings, source: FrameSource, predictor: FramePredictor, video_path: Path,
           csv_path: Path) -> dict[str, Any]:
-    tracker = IouTracker(config["video_smoothing"])
+    tracker = IouTracker(config.video_smoothing)
     table = PredictionsCsv(csv_path, predictor.classes)
     sink: VideoFile | Window | None = None
-    want_window = bool(os.environ.get("DISPLAY")) and not config["video_output"]
-    max_frames = config["video_max_frames"]
+    want_window = bool(os.environ.get("DISPLAY")) and not config.video_output
+    max_frames = config.video_max_frames
     frames = 0
     rate = 0.0
     start = time.perf_counter()

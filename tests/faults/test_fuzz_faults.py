@@ -18,8 +18,8 @@ import cv2
 import pytest
 from faultkit import case, error_line, london_subjects, london_tree, run_cli, succeeded, workspace
 
-from fer_compare.config import DEFAULTS, load_config
 from fer_compare.errors import UserError
+from fer_compare.settings import DEFAULTS, load_config
 
 SEED = int(os.environ.get("FUZZ_SEED", "16"))
 CONFIGS = 400

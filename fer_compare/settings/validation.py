@@ -9,10 +9,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .defaults import flatten
-from .errors import UserError
-from .kinds import NETWORKS as MODEL_NAMES  # the networks `models` may name
-from .kinds import kind as kind_of
+from ..errors import UserError
+from ..kinds import NETWORKS as MODEL_NAMES  # the networks `models` may name
+from ..kinds import kind as kind_of
+from .recipes import flatten
+from .schema import PATH_KEYS, NetworkSettings, from_dict
 
 # Ranges of numeric settings beyond what validate below says in words: (least, most), inclusive.
 # The upper bounds are what a run can use; a larger value is a typo that would fail deep inside
@@ -69,7 +70,8 @@ def training_bytes(config: dict[str, Any], kind: str) -> tuple[int, int]:
     m = config["nn"][kind]
     size = kind_of(kind).size
     assert size is not None, f"{kind} has no size estimate"
-    weights, activations = size(m, tuple(config["nn"]["input"]), 8, m["batch_size"])
+    hyper = from_dict(type(NetworkSettings().of(kind)), m)
+    weights, activations = size(hyper, tuple(config["nn"]["input"]), 8, hyper.batch_size)
     return weights, 16 * weights + 3 * 4 * activations
 
 
@@ -87,11 +89,6 @@ def _validate_sizes(config: dict[str, Any]) -> None:
             keys.append(f"nn.{kind}.batch_size {m['batch_size']}")
             raise UserError(f"{', '.join(keys)}: {kind} would have {weights:,} weights and need about "
                             f"{need / 2**30:,.1f} GiB to train; this machine has {available / 2**30:.1f} GiB")
-
-
-PATH_KEYS = ("raw_source", "train_source", "test_source", "align_template", "formatted", "aligned", "gradients",
-             "blurred", "model_to_load", "model_to_save", "landmark_model", "runs_dir",
-             "video_output", "video_predictions", "video_source", "run_name")
 
 
 def _validate_paths(config: dict[str, Any]) -> None:

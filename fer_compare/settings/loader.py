@@ -1,4 +1,5 @@
-"""parameters.json: the thesis's keys with their meaning, our additions, defaults, validation and overrides."""
+"""parameters.json -> Settings: the thesis's keys with their meaning, --set overrides, "did you mean" hints and
+one-line errors. The only code that reads settings by their string keys (with `validation`)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,19 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .defaults import CHOICES, DEFAULTS, NULLABLE, deep_update, recipe_defaults
-from .errors import UserError
-from .kinds import NETWORKS as MODEL_NAMES
-from .kinds import kind as kind_of
+from ..errors import UserError
+from ..kinds import NETWORKS as MODEL_NAMES
+from .recipes import CHOICES, DEFAULTS, NULLABLE, deep_update, recipe_defaults
+from .schema import Settings, from_dict
 from .validation import validate
 
 
 def _check(value: Any, default: Any, path: str) -> Any:
     leaf = path.split(".")[-1]
     _check_finite(value, path)
-    # null where the default is null; and for a model's emotions (every emotion found). Not for the
-    # top-level learning_rate, whose null would reach the optimizer.
-    if value is None and (default is None or (leaf in NULLABLE and path.startswith("nn."))):
+    # null where the schema allows it (a model's emotions: every emotion found). Not for the top-level
+    # learning_rate, whose null would reach the optimizer.
+    if value is None and (default is None or path in NULLABLE):
         return None
     if default is None and leaf == "learning_rate":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
@@ -118,8 +119,8 @@ def _nest(path: list[str], value: Any) -> dict[str, Any]:
     return out
 
 
-def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict[str, Any]:
-    """Read parameters.json, apply --set overrides, validate against the defaults."""
+def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> Settings:
+    """Read parameters.json, apply --set overrides, check every value against the schema: the Settings."""
     user: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -143,10 +144,28 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict[str,
     for text in overrides:
         keys, value = parse_override(text)
         deep_update(user, _nest(keys, value))
+    return settings_from(user)
+
+
+def settings_from(user: dict[str, Any]) -> Settings:
+    """Settings from a parameters.json object (keys left out take the recipe's defaults), checked."""
+    user = copy.deepcopy(user)
     _one_rate_for_all(user)
-    config = _merge(recipe_defaults(user.get("recipe")), user)
-    validate(config)
-    return config
+    return from_dict(Settings, _checked(user))
+
+
+def updated(settings: Settings, values: dict[str, Any]) -> Settings:
+    """`settings` with dotted keys set to new values, checked as a config file's would be."""
+    config = settings.to_dict()
+    for path, value in values.items():
+        deep_update(config, _nest(path.split("."), value))
+    return from_dict(Settings, _checked(config))
+
+
+def _checked(config: dict[str, Any]) -> dict[str, Any]:
+    merged = _merge(recipe_defaults(config.get("recipe")), config)
+    validate(merged)
+    return merged
 
 
 def _one_rate_for_all(user: dict[str, Any]) -> None:
@@ -158,39 +177,6 @@ def _one_rate_for_all(user: dict[str, Any]) -> None:
     for name in MODEL_NAMES:
         if isinstance(nn.get(name, {}), dict):
             user.setdefault("nn", nn).setdefault(name, {}).setdefault("learning_rate", None)
-
-
-def augments(config: dict[str, Any], kind: str) -> bool:
-    """Whether `kind` trains on augmented copies: its own `augment` key, or `augment.enabled` for all."""
-    return bool(kind_of(kind).augmentable and (config["augment"]["enabled"]
-                                               or config["nn"].get(kind, {}).get("augment", False)))
-
-
-def model_config(config: dict[str, Any], name: str) -> dict[str, Any]:
-    """One model's hyperparameters with the shared defaults filled in."""
-    m = dict(config["nn"][name])
-    if m["learning_rate"] is None:
-        m["learning_rate"] = config["learning_rate"]
-    m["input"] = list(config["nn"]["input"])
-    return m
-
-
-def input_settings(config: dict[str, Any], kind: str) -> dict[str, Any]:
-    """The preprocessing settings, beyond the input's shape, that a model's inputs were made with.
-
-    A model only fits inputs made the same way: a gradient FNN trained on 3x3 Laplacians sees
-    other numbers in 5x5 ones of the same size. Recorded in model.json; checked by the video stage
-    and by the test stage when it loads `model_to_load`.
-    """
-    settings: dict[str, Any] = {"image.size": list(config["image"]["size"])}
-    if config["subject_normalization"] != "none":
-        settings["subject_normalization"] = config["subject_normalization"]
-    source = kind_of(kind).source(config)
-    if source in ("gradients", "blurred"):
-        settings["gradient_options"] = dict(config["gradient_options"])
-        if source == "blurred":
-            settings["blur_options"] = dict(config["blur_options"])
-    return settings
 
 
 def input_settings_mismatch(recorded: dict[str, Any] | None, current: dict[str, Any]) -> str | None:
@@ -205,12 +191,12 @@ def input_settings_mismatch(recorded: dict[str, Any] | None, current: dict[str, 
     return None
 
 
-def save_config(config: dict[str, Any], folder: Path, name: str = "config.json") -> Path:
-    """Save the resolved config beside the outputs it produced."""
-    from .files import atomic_write_text
+def save_config(settings: Settings, folder: Path, name: str = "config.json") -> Path:
+    """Save the resolved settings beside the outputs they produced."""
+    from ..files import atomic_write_text
 
     out = folder / name
-    atomic_write_text(out, json.dumps(config, indent=2) + "\n")
+    atomic_write_text(out, json.dumps(settings.to_dict(), indent=2) + "\n")
     return out
 
 
