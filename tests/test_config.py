@@ -111,3 +111,25 @@ def test_the_thesis_learning_rate_set_by_the_user_is_every_models_rate():
     own = load_config(None, ["learning_rate=0.05", "nn.landmark_fnn.learning_rate=0.002"])
     assert own.hyper("landmark_fnn").learning_rate == 0.002
     assert own.hyper("cnn").learning_rate == 0.05
+
+
+def test_every_key_is_declared_once_with_help_and_the_settings_are_frozen():
+    """The schema's fields are the keys: each has a help line in --help; loaded settings cannot be changed."""
+    import dataclasses
+
+    from fer_compare.settings import describe_keys, updated
+    from fer_compare.settings.recipes import CHOICES, HELP, flatten
+
+    assert set(HELP) == set(flatten(DEFAULTS)) and all(HELP.values())
+    text = describe_keys()
+    assert all(f"  {key} = " in text for key in HELP)
+    assert CHOICES["nn.gradient_fnn.source"] == {"gradients", "blurred"}
+    config = load_config(None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.seed = 3
+    changed = updated(config, {"nn.cnn.max_epochs": 5, "split.seed": 2})
+    assert (changed.nn.cnn.max_epochs, changed.split.seed, config.nn.cnn.max_epochs) == (5, 2, 100)
+    with pytest.raises(UserError, match="nn.gradient_fnn.source: 'other' is not one of"):
+        updated(config, {"nn.gradient_fnn.source": "other"})
+    with pytest.raises(KeyError):
+        config.path("seed")  # not a path key
