@@ -129,7 +129,7 @@ def test_every_key_is_declared_once_with_help_and_the_settings_are_frozen():
         config.seed = 3
     changed = updated(config, {"nn.cnn.max_epochs": 5, "split.seed": 2})
     assert (changed.nn.cnn.max_epochs, changed.split.seed, config.nn.cnn.max_epochs) == (5, 2, 100)
-    with pytest.raises(UserError, match="nn.gradient_fnn.source: 'other' is not one of"):
+    with pytest.raises(UserError, match=r"nn\.gradient_fnn\.source: 'other' is not one of"):
         updated(config, {"nn.gradient_fnn.source": "other"})
     with pytest.raises(KeyError):
         config.path("seed")  # not a path key
