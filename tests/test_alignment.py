@@ -36,3 +36,15 @@ def test_alignment_undoes_a_rotation_and_scaling(london, predictor, template):
     # the eyes end up level, as on the template
     eye_l, eye_r = moved[36:42].mean(0), moved[42:48].mean(0)
     assert abs(np.degrees(np.arctan2(eye_r[1] - eye_l[1], eye_r[0] - eye_l[0]))) < 4
+
+
+def test_the_landmarks_alone_are_those_the_warp_carries(london, predictor, template):
+    """The live landmark FNN skips the warp: its aligned landmarks must be the align stage's, bit for bit."""
+    aligner = FaceAligner(template.landmarks, (100, 100))
+    for path in sorted((london / "happy").glob("*.jpg"))[:5]:
+        crop = face_crop(read_gray(path))
+        points = predictor(crop)
+        _, moved = aligner(crop, points)
+        assert np.array_equal(aligner.landmarks(points), moved)
+        np.testing.assert_array_equal(similarity_transform(template.landmarks, points),
+                                      aligner._transform(points))

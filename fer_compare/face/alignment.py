@@ -13,16 +13,29 @@ def similarity_transform(template: np.ndarray, points: np.ndarray) -> np.ndarray
     WARP_INVERSE_MAP through M pulls each template-frame pixel from the photo, so the photo
     lands on the template. Orthogonal Procrustes after centring and scaling each set by its std.
     """
-    p1 = template.astype(np.float64)
-    p2 = points.astype(np.float64)
-    c1, c2 = p1.mean(axis=0), p2.mean(axis=0)
-    p1, p2 = p1 - c1, p2 - c2
-    s1, s2 = p1.std(), p2.std()
-    p1, p2 = p1 / s1, p2 / s2
-    u, _, vt = np.linalg.svd(p1.T @ p2)
-    r = (u @ vt).T
-    scale = s2 / s1
-    return np.hstack([scale * r, (c2 - scale * r @ c1)[:, None]])
+    return _Procrustes(template)(points)
+
+
+class _Procrustes:
+    """`similarity_transform` onto one template, its side centred and scaled once (same arithmetic)."""
+
+    def __init__(self, template: np.ndarray) -> None:
+        p1 = template.astype(np.float64)
+        self.c1 = p1.mean(axis=0)
+        p1 = p1 - self.c1
+        self.s1 = p1.std()
+        self.p1t = (p1 / self.s1).T
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        p2 = points.astype(np.float64)
+        c2 = p2.mean(axis=0)
+        p2 = p2 - c2
+        s2 = p2.std()
+        p2 = p2 / s2
+        u, _, vt = np.linalg.svd(self.p1t @ p2)
+        r = (u @ vt).T
+        scale = s2 / self.s1
+        return np.hstack([scale * r, (c2 - scale * r @ self.c1)[:, None]])
 
 
 def apply_inverse(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -37,15 +50,20 @@ class FaceAligner:
     def __init__(self, template_landmarks: np.ndarray, size: tuple[int, int]) -> None:
         self.template = np.asarray(template_landmarks, dtype=np.float64)
         self.size = tuple(size)  # (width, height) of the aligned output
+        self._transform = _Procrustes(self.template)
 
     def __call__(self, gray: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The aligned image and the landmarks carried into its frame."""
-        m = similarity_transform(self.template, landmarks)
+        m = self._transform(landmarks)
         aligned = cv2.warpAffine(
             gray, m, self.size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_REPLICATE,
         )
         return aligned, apply_inverse(m, landmarks).astype(np.float32)
+
+    def landmarks(self, landmarks: np.ndarray) -> np.ndarray:
+        """The landmarks carried into the aligned frame, without warping the image (what `__call__` gives)."""
+        return apply_inverse(self._transform(landmarks), landmarks).astype(np.float32)
 
 
 # After alignment, a real face's landmarks sit within a few pixels of the template's; a crop

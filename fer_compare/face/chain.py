@@ -64,7 +64,7 @@ class ChainSettings:
 class AlignedFace:
     """A crop aligned onto the template: the image, its 68 landmarks in that frame, and how well they fit."""
 
-    image: np.ndarray  # uint8, image.size
+    image: np.ndarray | None  # uint8, image.size (None when only the landmarks were asked for)
     landmarks: np.ndarray  # float32 [68, 2]
     error: float  # RMS distance to the template's landmarks, in inter-ocular distances
 
@@ -120,12 +120,16 @@ class FaceChain:
         """dlib's 68 landmarks on the whole crop, float32 [68, 2]."""
         return self.predictor(crop)
 
-    def align(self, crop: np.ndarray, landmarks: np.ndarray | None = None) -> AlignedFace:
-        """The align stage's output for a crop (check `.rejection` before using it)."""
+    def align(self, crop: np.ndarray, landmarks: np.ndarray | None = None, image: bool = True) -> AlignedFace:
+        """The align stage's output for a crop (check `.rejection` before using it); `image=False`
+        skips warping the image when only the aligned landmarks are needed (the same landmarks)."""
         if landmarks is None:
             landmarks = self.landmarks(crop)
-        image, moved = self._aligner(crop, landmarks)
-        return AlignedFace(image, moved, alignment_error(moved, self.template.landmarks) / self._iod)
+        if image:
+            warped, moved = self._aligner(crop, landmarks)
+        else:
+            warped, moved = None, self._aligner.landmarks(landmarks)
+        return AlignedFace(warped, moved, alignment_error(moved, self.template.landmarks) / self._iod)
 
     def features(self, aligned: AlignedFace) -> np.ndarray:
         """The landmark FNN's input: [4, 42] float32 features of the aligned landmarks."""
@@ -161,7 +165,7 @@ class FaceChain:
         landmarks = self.landmarks(crop)
         t1 = time.perf_counter()
         timer("landmarks", t1 - t0)
-        aligned = self.align(crop, landmarks)
+        aligned = self.align(crop, landmarks, image=face_input != LANDMARKS)
         if aligned.rejection is not None:
             timer("align", time.perf_counter() - t1)
             return None

@@ -21,6 +21,11 @@ class Box:
     h: int
 
 
+# The sizes, relative to the last frame's face, that a face found near it may have (Haar's are ~10 %
+# large at the near search's coarse scale); outside them a whole-frame detection decides.
+NEAR_SIZES = (0.9, 1.3)
+
+
 class HaarFaceDetector:
     """OpenCV's `haarcascade_frontalface_default.xml`; scaleFactor 1.15, minNeighbors 5 as in the thesis.
 
@@ -65,7 +70,7 @@ class HaarFaceDetector:
         return sorted(boxes, key=lambda b: -b.w * b.h)
 
     def detect_near(self, gray: np.ndarray, box: Box, margin: float = 0.4, face_px: int = 40,
-                    size_range: tuple[float, float] = (0.7, 1.4)) -> Box | None:
+                    size_range: tuple[float, float] = NEAR_SIZES) -> Box | None:
         """The face that was at `box` in the previous frame, searched only around it; None if it is gone.
 
         The face keeps `box`'s size and gets the centre of what is found (a whole-frame `detect`
@@ -73,8 +78,9 @@ class HaarFaceDetector:
 
         The search region is the box grown by `margin` of its size on each side, resized so the
         old face measures `face_px` (Haar's window is 24 px), and only faces of `size_range` times
-        the old size are tried. Haar's cost is mostly the windows on and near the face, so fewer
-        of them (fewer scales, fewer pixels per face) is what makes this cheaper than `detect`.
+        the old size are tried: the sizes it accepts, so no window is tried whose face would be
+        refused. Haar's cost is mostly the windows on and near the face, so fewer of them (fewer
+        scales, fewer pixels per face) is what makes this cheaper than `detect`.
         """
         h, w = gray.shape[:2]
         x0, y0 = max(0, int(box.x - margin * box.w)), max(0, int(box.y - margin * box.h))
@@ -98,7 +104,7 @@ class HaarFaceDetector:
         # Only the centre moves: at this coarse scale Haar's sizes come in steps of scale_factor and
         # ~10 % large, so taking them would grow the box a little on every frame. A clear change of
         # size (a face coming closer, a cut) is left to a whole-frame detection.
-        if not 0.9 <= bw / scale / box.w <= 1.3:
+        if not size_range[0] <= bw / scale / box.w <= size_range[1]:
             return None
         cx, cy = x0 + (x + bw / 2) / scale, y0 + (y + bh / 2) / scale
         return Box(int(round(cx - box.w / 2)), int(round(cy - box.h / 2)), box.w, box.h)
