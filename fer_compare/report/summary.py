@@ -80,7 +80,8 @@ def _winner_from(summaries: dict[str, ModelSummary], rule: str) -> tuple[str, st
     criteria = [acc, f1, params] if rule == "mean_accuracy" else [f1, acc, params]
     if len(summaries) == 1:
         (kind, s), = summaries.items()
-        return kind, f"{kind} is the only model evaluated ({criteria[0][0]} {over}: {criteria[0][2](s)})."
+        what, _, show = criteria[0]
+        return kind, f"{kind} is the only candidate; floors do not compete ({what} {over}: {show(s)})."
     candidates = list(summaries)
     ties: list[str] = []
     for depth, (what, key, show) in enumerate(criteria):

@@ -47,7 +47,7 @@ class CnnHyper:
     learning_rate: float | None = setting(None, _RATE, nullable=True)
     dropout: float | list[float] = setting([0.0, 0.5], "one rate, or [after flatten, after batch norm]; see "
                                                        "docs/THESIS_NOTES.md")
-    l2: float = setting(1e-3, _L2)
+    l2: float = setting(1e-2, _L2)
     filters: list[int] = setting([32, 64, 128], "one conv (nn.cnn.kernel_size) + ReLU + max-pool layer per entry, "
                                                 "this many filters each")
     kernel_size: int = setting(3, "side of every convolution kernel")
