@@ -295,8 +295,7 @@ class Trainer:
             folder=self.folder, n_train=len(train_idx), n_validation=len(val_idx),
             parameters=count_parameters(self.model), seconds=time.perf_counter() - t0,
             samples_per_second=seen / train_seconds if train_seconds else math.nan, hyperparameters=self.record,
-            trainer=self,
-            devices=describe_devices(self.strategy),
+            trainer=self, devices=describe_devices(self.strategy),
         )
         if board:
             board.end(result)

@@ -6,7 +6,6 @@ from .loader import (
                      load_config,
                      parse_override,
                      save_config,
-                     settings_from,
                      updated,
 )
 from .recipes import DEFAULTS, describe_keys
@@ -24,5 +23,5 @@ from .schema import (
 __all__ = [
     "DEFAULTS", "AugmentSettings", "CnnHyper", "FloorSettings", "GradientFnnHyper", "LandmarkFnnHyper", "ModelHyper",
     "NetworkSettings", "Settings", "default_parameters_json", "describe_keys", "input_settings_mismatch",
-    "load_config", "parse_override", "save_config", "settings_from", "updated",
+    "load_config", "parse_override", "save_config", "updated",
 ]

@@ -144,12 +144,6 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
     for text in overrides:
         keys, value = parse_override(text)
         deep_update(user, _nest(keys, value))
-    return settings_from(user)
-
-
-def settings_from(user: dict[str, Any]) -> Settings:
-    """Settings from a parameters.json object (keys left out take the recipe's defaults), checked."""
-    user = copy.deepcopy(user)
     _one_rate_for_all(user)
     return from_dict(Settings, _checked(user))
 

@@ -310,8 +310,8 @@ class Settings:
         """Whether network `kind` trains on augmented copies: its own `augment`, or `augment.enabled` for all."""
         from ..kinds import kind as kind_of
 
-        own = self.nn.of(kind).augment if kind in _NETWORK_FIELDS else False
-        return bool(kind_of(kind).augmentable and (self.augment.enabled or own))
+        # Floors are not augmentable: only networks, which have hyper-parameters, get past the first test.
+        return bool(kind_of(kind).augmentable and (self.augment.enabled or self.nn.of(kind).augment))
 
     def input_record(self, kind: str) -> dict[str, Any]:
         """The preprocessing settings, beyond the input's shape, that `kind`'s inputs are made with.
@@ -354,9 +354,6 @@ class Settings:
         if unknown:
             raise KeyError(sorted(unknown))
         return dataclasses.replace(self, **paths)
-
-
-_NETWORK_FIELDS = ("cnn", "landmark_fnn", "gradient_fnn")
 
 
 def walk(cls: type, prefix: str = "") -> list[tuple[str, dataclasses.Field[Any]]]:
