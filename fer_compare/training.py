@@ -77,7 +77,7 @@ class Trainer:
             self.epoch = tf.Variable(-1, trainable=False, dtype=tf.int64, name="epoch")  # last finished epoch
             self.best_loss = tf.Variable(math.inf, trainable=False, dtype=tf.float64, name="best_validation_loss")
             s = config.stopping
-            self.rule = StoppingRule(s.check_every, s.min_increase, s.min_epochs)
+            self.rule = StoppingRule(s.check_every, self.hyper.min_increase, s.min_epochs)
         # Raw landmark features are mirrored inside the aligned image; references cancel its width.
         width = 0.0 if data.x.dtype == np.float32 and config.subject_normalization != "none" else \
             float(config.image.size[0])

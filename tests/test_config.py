@@ -113,6 +113,18 @@ def test_the_thesis_learning_rate_set_by_the_user_is_every_models_rate():
     assert own.hyper("cnn").learning_rate == 0.05
 
 
+def test_a_models_stopping_threshold_falls_back_to_the_shared_one_and_gives_way_to_the_users():
+    """The recipe's per-model thresholds; null means stopping.min_increase; the thesis recipe has none;
+    a user's stopping.min_increase applies to every model without a threshold of the user's own."""
+    models = ("cnn", "landmark_fnn", "gradient_fnn")
+    assert [load_config(None).hyper(k).min_increase for k in models] == [0.1, 0.1, 0.03]
+    assert [load_config(None, ["recipe=thesis"]).hyper(k).min_increase for k in models] == [0.03] * 3
+    shared = load_config(None, ["stopping.min_increase=0.2", "nn.cnn.min_increase=0.5"])
+    assert [shared.hyper(k).min_increase for k in models] == [0.5, 0.2, 0.2]
+    with pytest.raises(UserError, match=r"nn\.landmark_fnn\.min_increase: expected a number >= 0 or null"):
+        load_config(None, ["nn.landmark_fnn.min_increase=-0.1"])
+
+
 def test_every_key_is_declared_once_with_help_and_the_settings_are_frozen():
     """The schema's fields are the keys: each has a help line in --help; loaded settings cannot be changed."""
     import dataclasses
@@ -128,7 +140,7 @@ def test_every_key_is_declared_once_with_help_and_the_settings_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.seed = 3
     changed = updated(config, {"nn.cnn.max_epochs": 5, "split.seed": 2})
-    assert (changed.nn.cnn.max_epochs, changed.split.seed, config.nn.cnn.max_epochs) == (5, 2, 100)
+    assert (changed.nn.cnn.max_epochs, changed.split.seed, config.nn.cnn.max_epochs) == (5, 2, 200)
     with pytest.raises(UserError, match=r"nn\.gradient_fnn\.source: 'other' is not one of"):
         updated(config, {"nn.gradient_fnn.source": "other"})
     with pytest.raises(KeyError):

@@ -28,6 +28,10 @@ def _check(value: Any, default: Any, path: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise UserError(f"{path}: expected a positive number or null, got {json.dumps(value)}")
         return float(value)
+    if leaf == "min_increase" and path.startswith("nn."):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise UserError(f"{path}: expected a number >= 0 or null, got {json.dumps(value)}")
+        return float(value)
     if default is None:  # nullable list of names
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise UserError(f"{path}: expected a list of emotion names or null, got {json.dumps(value)}")
@@ -164,13 +168,20 @@ def _checked(config: dict[str, Any]) -> dict[str, Any]:
 
 def _one_rate_for_all(user: dict[str, Any]) -> None:
     """The thesis's `learning_rate`, when the user sets it, is every model's rate: a model's own
-    default rate (the recipe's) gives way unless the user set `nn.<model>.learning_rate` too."""
+    default rate (the recipe's) gives way unless the user set `nn.<model>.learning_rate` too. The
+    same holds for `stopping.min_increase` and each model's `min_increase`."""
     nn = user.get("nn", {})
-    if "learning_rate" not in user or not isinstance(nn, dict):
+    if not isinstance(nn, dict):
         return
-    for name in MODEL_NAMES:
-        if isinstance(nn.get(name, {}), dict):
-            user.setdefault("nn", nn).setdefault(name, {}).setdefault("learning_rate", None)
+    stopping = user.get("stopping")
+    shared = {"learning_rate": "learning_rate" in user,
+              "min_increase": isinstance(stopping, dict) and "min_increase" in stopping}
+    for key, set_by_user in shared.items():
+        if not set_by_user:
+            continue
+        for name in MODEL_NAMES:
+            if isinstance(nn.get(name, {}), dict):
+                user.setdefault("nn", nn).setdefault(name, {}).setdefault(key, None)
 
 
 def input_settings_mismatch(recorded: dict[str, Any] | None, current: dict[str, Any]) -> str | None:

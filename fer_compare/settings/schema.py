@@ -32,6 +32,8 @@ _BATCH = "examples per training step"
 _EPOCHS = "epochs at most (the stopping rule may end training earlier)"
 _RATE = "this model's Adam learning rate (null: the top-level learning_rate)"
 _L2 = "L2 weight decay on the weights"
+_MIN_INCREASE = ("this model's stopping threshold: stop when its validation loss rose by more than this since the "
+                 "last check (null: stopping.min_increase)")
 _EMOTIONS = "train on these emotions only (null: every emotion found)"
 _JIT = ("compile the steps with XLA (off by default: slower for the CNN, no gain for landmark_fnn, and for "
         "gradient_fnn it holds whole gradients; see BENCHMARKS.md)")
@@ -43,11 +45,12 @@ class CnnHyper:
     """The CNN's hyper-parameters (`nn.cnn`)."""
 
     batch_size: int = setting(32, _BATCH)
-    max_epochs: int = setting(100, _EPOCHS)
+    max_epochs: int = setting(200, _EPOCHS)
     learning_rate: float | None = setting(None, _RATE, nullable=True)
     dropout: float | list[float] = setting([0.0, 0.5], "one rate, or [after flatten, after batch norm]; see "
                                                        "docs/THESIS_NOTES.md")
     l2: float = setting(1e-2, _L2)
+    min_increase: float | None = setting(0.1, _MIN_INCREASE, nullable=True)
     filters: list[int] = setting([32, 64, 128], "one conv (nn.cnn.kernel_size) + ReLU + max-pool layer per entry, "
                                                 "this many filters each")
     kernel_size: int = setting(3, "side of every convolution kernel")
@@ -68,7 +71,8 @@ class LandmarkFnnHyper:
     max_epochs: int = setting(200, _EPOCHS)
     learning_rate: float | None = setting(1e-3, _RATE, nullable=True)
     dropout: float | list[float] = setting(0.5, "dropout rate after each hidden layer")
-    l2: float = setting(1e-3, _L2)
+    l2: float = setting(3e-2, _L2)
+    min_increase: float | None = setting(0.1, _MIN_INCREASE, nullable=True)
     subnet: list[int] = setting([42, 256, 256], "each of the four subnets' layer sizes after its 42 inputs")
     hidden: list[int] = setting([1024, 1024], "[connected 1, connected 2] after the summed subnets")
     emotions: list[str] | None = setting(None, _EMOTIONS, nullable=True)
@@ -87,6 +91,7 @@ class GradientFnnHyper:
     learning_rate: float | None = setting(3e-5, _RATE, nullable=True)
     dropout: float | list[float] = setting(0.0, "dropout rate after each hidden layer")
     l2: float = setting(0.0, _L2)
+    min_increase: float | None = setting(None, _MIN_INCREASE, nullable=True)
     hidden: list[int] = setting([12000, 4900], "hidden layer sizes ([]: softmax regression on the masked "
                                                "Laplacian)")
     emotions: list[str] | None = setting(["neutral", "happy", "sad", "angry", "disgusted", "surprised"], _EMOTIONS,
@@ -297,10 +302,12 @@ class Settings:
                                    choices=("float32", "int8"))
 
     def hyper(self, kind: str) -> ModelHyper:
-        """Network `kind`'s hyper-parameters with its learning rate resolved (null: the top-level one)."""
+        """Network `kind`'s hyper-parameters with its learning rate and stopping threshold resolved (null: the
+        top-level learning_rate, stopping.min_increase)."""
         own = self.nn.of(kind)
         rate = self.learning_rate if own.learning_rate is None else own.learning_rate
-        return dataclasses.replace(own, learning_rate=rate)
+        threshold = self.stopping.min_increase if own.min_increase is None else own.min_increase
+        return dataclasses.replace(own, learning_rate=rate, min_increase=threshold)
 
     def model_record(self, kind: str) -> dict[str, Any]:
         """`hyper(kind)` as stored in model.json and fold fingerprints, with the network input's size."""

@@ -29,8 +29,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "video_redetect_every": (1, 1_000_000), "video_max_frames": (0, 2**62), "video_source": (-10_000, 10_000),
     "learning_rate": (1e-30, 1e9), "nn.gradient_fnn.row_blocks": (1, 1_000_000),
     "*.batch_size": (1, 1_000_000), "*.max_epochs": (1, 1_000_000_000), "*.learning_rate": (1e-30, 1e9),
-    "*.l2": (0, 1e9), "*.filters": (1, 65_536), "*.hidden": (1, 1_000_000), "*.subnet": (1, 1_000_000),
-    "*.kernel_size": (1, 4096),
+    "*.l2": (0, 1e9), "*.min_increase": (0, 1e30), "*.filters": (1, 65_536), "*.hidden": (1, 1_000_000),
+    "*.subnet": (1, 1_000_000), "*.kernel_size": (1, 4096),
 }
 
 
