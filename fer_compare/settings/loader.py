@@ -7,6 +7,7 @@ import copy
 import difflib
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,12 @@ from .recipes import CHOICES, DEFAULTS, NULLABLE, deep_update, recipe_defaults
 from .schema import Settings, from_dict
 from .validation import validate
 
+# A model's own value of a shared setting (null: the shared one): what it must be.
+_OWN_NUMBERS: dict[str, tuple[str, Callable[[float], bool]]] = {
+    "learning_rate": ("a positive number", lambda v: v > 0),
+    "min_increase": ("a number >= 0", lambda v: v >= 0),
+}
+
 
 def _check(value: Any, default: Any, path: str) -> Any:
     leaf = path.split(".")[-1]
@@ -24,13 +31,10 @@ def _check(value: Any, default: Any, path: str) -> Any:
     # learning_rate, whose null would reach the optimizer.
     if value is None and (default is None or path in NULLABLE):
         return None
-    if default is None and leaf == "learning_rate":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise UserError(f"{path}: expected a positive number or null, got {json.dumps(value)}")
-        return float(value)
-    if leaf == "min_increase" and path.startswith("nn."):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise UserError(f"{path}: expected a number >= 0 or null, got {json.dumps(value)}")
+    if leaf in _OWN_NUMBERS and path in NULLABLE:
+        what, allowed = _OWN_NUMBERS[leaf]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not allowed(value):
+            raise UserError(f"{path}: expected {what} or null, got {json.dumps(value)}")
         return float(value)
     if default is None:  # nullable list of names
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -148,7 +152,7 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
     for text in overrides:
         keys, value = parse_override(text)
         deep_update(user, _nest(keys, value))
-    _one_rate_for_all(user)
+    _shared_values_for_all(user)
     return from_dict(Settings, _checked(user))
 
 
@@ -166,7 +170,7 @@ def _checked(config: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _one_rate_for_all(user: dict[str, Any]) -> None:
+def _shared_values_for_all(user: dict[str, Any]) -> None:
     """The thesis's `learning_rate`, when the user sets it, is every model's rate: a model's own
     default rate (the recipe's) gives way unless the user set `nn.<model>.learning_rate` too. The
     same holds for `stopping.min_increase` and each model's `min_increase`."""
