@@ -5,9 +5,10 @@
 
 Frames are London-set photos on a gray 640x480 canvas (shifted and slightly rotated), held in
 memory. `--clip moving` (default) is a camera's view: one face drifting, a new subject every 30
-frames; between whole-frame Haar detections (video_redetect_every) the stage looks for each face
-only near where it was. `--clip photos` puts a new subject at a random place in every frame, so
-that shortcut rarely holds. Capture/decoding is not timed, everything after it is (detection through drawing, i.e.
+frames; between whole-frame Haar detections (video_redetect_every) the stage follows each face (by
+its landmarks, or for the CNN by a Haar search near where it was: video_follow). `--clip photos`
+puts a new subject at a random place in every frame, so that shortcut rarely holds.
+Capture/decoding is not timed, everything after it is (detection through drawing, i.e.
 fer_compare.video.annotate). The models are untrained but full-size (gradient_fnn: the thesis's
 4900-12000-4900-6, 117.6 M parameters), exported and loaded as the video stage loads them.
 `fer` (FER(mtcnn=False).detect_emotions) runs in its own venv, in a child process that stays up.
@@ -355,6 +356,9 @@ def main() -> int:
     p.add_argument("--detect-width", type=int, default=None, help="override video_detect_width (default 320)")
     p.add_argument("--redetect-every", type=int, default=None,
                    help="override video_redetect_every (default 10; 1 = Haar on the whole of every frame)")
+    p.add_argument("--follow", choices=["landmarks", "haar"], default=None,
+                   help="override video_follow (default landmarks: faces followed by their landmarks between "
+                        "whole-frame detections; haar: searched near their last box)")
     p.add_argument("--clip", choices=["moving", "photos"], default="moving",
                    help="moving: one face drifting, a new subject every 30 frames (a camera); photos: a new "
                         "subject at a random place in every frame")
@@ -379,6 +383,8 @@ def main() -> int:
         sets.append(f"video_detect_width={args.detect_width}")
     if args.redetect_every is not None:
         sets.append(f"video_redetect_every={args.redetect_every}")
+    if args.follow is not None:
+        sets.append(f"video_follow={args.follow}")
     config = load_config(None, sets)
     chunks = -(-args.frames // args.chunk) + 1  # the first round is warm-up
     frames = make_frames(chunks * (args.chunk + UNTIMED), args.clip)
@@ -412,7 +418,8 @@ def main() -> int:
         info["other_busy_cores_at_start"] = wait_for_idle_cores(max_wait=args.max_wait)
         print(f"{args.frames} timed frames {W}x{H} per contender, {len(runners)} contenders taking turns in "
               f"chunks of {args.chunk}; {info['cores']} cores ({info['cpu']}); clip {args.clip}; video_detect_width "
-              f"{config.video_detect_width}, video_redetect_every {config.video_redetect_every}", flush=True)
+              f"{config.video_detect_width}, video_redetect_every {config.video_redetect_every}, video_follow "
+              f"{config.video_follow}", flush=True)
         child = runners[-1].pid if isinstance(runners[-1], FerRunner) else None
         busy0, total0 = cpu_seconds()
         own0, wall0 = own_cpu_seconds(child), time.monotonic()
@@ -438,7 +445,7 @@ def main() -> int:
     out = write_results("video_latency", {
         "machine": info, "frame_size": [W, H], "clip": args.clip, "chunk": args.chunk, "untimed_per_chunk": UNTIMED,
         "config": {k: v for k, v in config.to_dict().items()
-                   if k in ("video_detect_width", "video_redetect_every", "image", "detection")},
+                   if k in ("video_detect_width", "video_redetect_every", "video_follow", "image", "detection")},
         "contenders": results})
     print(f"wrote {out}")
     return 0

@@ -62,7 +62,10 @@ class InputPipeline:
             offset = self.mirror_width - 1 if self.mirror_width else 0.0
             mirrored = tf.concat([offset - mirrored[:1], mirrored[1:]], axis=0)
             return tf.where(flip, mirrored, x)
-        # Shifts only for unaligned crops: an aligned face (the gradient FNN's input) is already in place.
+        # Shifts, turns and zooms only for unaligned crops: an aligned face (the gradient FNN's input) is
+        # already in place.
+        if self.layout == IMAGE and (self.augment.rotate > 0 or self.augment.zoom > 0):
+            x = self._turned_and_zoomed(x, seed + 2)
         shift = int(self.augment.shift) if self.layout == IMAGE else 0
         if shift > 0:
             h, w = x.shape[0], x.shape[1]
@@ -71,6 +74,21 @@ class InputPipeline:
         if self.augment.flip:
             x = tf.image.stateless_random_flip_left_right(x, seed=seed + 1)
         return x
+
+    def _turned_and_zoomed(self, x: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        """The image turned by up to ±augment.rotate degrees and scaled by up to 1 ± augment.zoom about its
+        centre (bilinear, edges reflected as for shifts), from a stateless [2] seed."""
+        h, w = x.shape[0], x.shape[1]
+        u = tf.random.stateless_uniform([2], seed=seed, minval=-1.0, maxval=1.0)
+        angle = u[0] * float(self.augment.rotate) * (np.pi / 180.0)
+        size = 1.0 + u[1] * float(self.augment.zoom)
+        # The transform maps each output pixel to the input pixel it reads: the inverse turn and zoom.
+        c, s = tf.cos(angle) / size, tf.sin(angle) / size
+        cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
+        transform = tf.stack([c, -s, cx - c * cx + s * cy, s, c, cy - s * cx - c * cy, 0.0, 0.0])
+        return tf.raw_ops.ImageProjectiveTransformV3(
+            images=x[None], transforms=transform[None], output_shape=tf.constant([h, w], tf.int32),
+            fill_value=tf.constant(0.0), interpolation="BILINEAR", fill_mode="REFLECT")[0]
 
     def dataset(self, x: np.ndarray, y: np.ndarray) -> tf.data.Dataset:
         """Batches of (inputs, labels) in the given order: validation and test data."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import itertools
 import math
@@ -23,6 +24,7 @@ from .files import fault_point, probe_write
 from .input import InputPipeline
 from .kinds import kind as kind_of
 from .nn.adam import Adam
+from .nn.averaging import WeightAverage
 from .nn.layerwise import layerwise_train_step
 from .nn.losses import LOSSES
 from .nn.models import EmotionModel, GradientFNN, build_model, count_parameters
@@ -78,6 +80,11 @@ class Trainer:
             self.best_loss = tf.Variable(math.inf, trainable=False, dtype=tf.float64, name="best_validation_loss")
             s = config.stopping
             self.rule = StoppingRule(s.check_every, self.hyper.min_increase, s.min_epochs)
+            self.average: WeightAverage | None = None
+            if self.hyper.average_epochs > 0:
+                steps_per_epoch = -(-max(len(split.train), 1) // self.hyper.batch_size)
+                self.average = WeightAverage([v for v in self.model.variables if v.dtype.is_floating],
+                                             max(1.0, self.hyper.average_epochs * steps_per_epoch))
         # Raw landmark features are mirrored inside the aligned image; references cancel its width.
         width = 0.0 if data.x.dtype == np.float32 and config.subject_normalization != "none" else \
             float(config.image.size[0])
@@ -85,6 +92,8 @@ class Trainer:
                                       config.augment if config.augments(kind) else None, width)
         self.checkpoint_parts = dict(model=self.model, optimizer=self.optimizer, epoch=self.epoch,
                                      best_validation_loss=self.best_loss, previous_check_loss=self.rule.previous)
+        if self.average is not None:  # only then: checkpoints of runs without an average stay as they were
+            self.checkpoint_parts["weight_average"] = self.average
         self.checkpoint = tf.train.Checkpoint(**self.checkpoint_parts)
         # One is enough: an epoch is saved only after its losses proved finite, so the latest is
         # always the last good state (and the gradient FNN's weights plus Adam slots are 1.4 GB).
@@ -104,6 +113,7 @@ class Trainer:
         model, optimizer, loss_fn, dtype = self.model, self.optimizer, self.loss_fn, self.compute_dtype
         replicas = self.strategy.num_replicas_in_sync
         seed = self.seed
+        average = self.average
 
         layerwise = (isinstance(model, GradientFNN) and self.hyper.layerwise_updates and replicas == 1
                      and dtype == tf.float32)
@@ -111,7 +121,10 @@ class Trainer:
         def train_replica(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
             if layerwise:
                 step_seed = tf.stack([tf.constant(seed, tf.int64), optimizer.iterations])
-                return layerwise_train_step(model, optimizer, x, y, loss_fn, step_seed)
+                loss = layerwise_train_step(model, optimizer, x, y, loss_fn, step_seed)
+                if average is not None:
+                    average.update()
+                return loss
             with tf.GradientTape() as tape:
                 step_seed = tf.stack([tf.constant(seed, tf.int64), optimizer.iterations])
                 logits = tf.cast(model(tf.cast(x, dtype), training=True, seed=step_seed), tf.float32)
@@ -120,6 +133,8 @@ class Trainer:
             if replicas > 1:
                 grads = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.MEAN, grads)
             optimizer.apply(grads)
+            if average is not None:
+                average.update()
             return loss
 
         def eval_replica(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -192,6 +207,10 @@ class Trainer:
         accuracy = float((probs.argmax(1) == self.data.y[index]).mean())
         return float(np.concatenate(losses).mean()), accuracy, probs
 
+    def averaged(self) -> contextlib.AbstractContextManager[None]:
+        """A block in which the model holds its weight average (nn.<model>.average_epochs), if it keeps one."""
+        return self.average.in_place() if self.average is not None else contextlib.nullcontext()
+
     # --- checkpoints ------------------------------------------------------------------------
     def resume_from(self, folder: Path, key: str) -> None:
         """Restore model, optimizer, epoch and stopping state from a checkpoint folder (or prefix)."""
@@ -250,7 +269,12 @@ class Trainer:
                 train_loss = float(tf.reduce_mean(tf.stack(losses)))
                 if not math.isfinite(train_loss):
                     self._diverged(epoch)
-                val_loss, val_acc, _ = self.evaluate(val_for_rule)
+                with self.averaged():  # the weights that are judged are the weights that are kept
+                    val_loss, val_acc, _ = self.evaluate(val_for_rule)
+                    if math.isfinite(val_loss) and val_loss < float(self.best_loss.numpy()):
+                        self.best_loss.assign(val_loss)
+                        self.best_weights.improved(epoch)
+                        best_epoch, best_acc = epoch, val_acc
                 if not math.isfinite(val_loss):
                     self._diverged(epoch)
                 row = {"epoch": epoch, "train_loss": train_loss, "validation_loss": val_loss,
@@ -258,10 +282,6 @@ class Trainer:
                        "seconds": time.perf_counter() - e0}
                 history.append(row)
                 self.epoch.assign(epoch)
-                if val_loss < float(self.best_loss.numpy()):
-                    self.best_loss.assign(val_loss)
-                    self.best_weights.improved(epoch)
-                    best_epoch, best_acc = epoch, val_acc
                 # The rule's memory is updated before the state is saved, so a resume checks as this run would.
                 stop = self.rule.should_stop(epoch, val_loss)
                 if stop or epoch == h.max_epochs - 1 or schedule.due():

@@ -125,6 +125,14 @@ def test_a_models_stopping_threshold_falls_back_to_the_shared_one_and_gives_way_
         load_config(None, ["nn.landmark_fnn.min_increase=-0.1"])
 
 
+def test_the_weight_average_is_the_cnns_in_the_default_recipe_and_nobodys_in_the_thesis():
+    models = ("cnn", "landmark_fnn", "gradient_fnn")
+    assert [load_config(None).hyper(k).average_epochs for k in models] == [5.0, 0.0, 0.0]
+    assert [load_config(None, ["recipe=thesis"]).hyper(k).average_epochs for k in models] == [0.0] * 3
+    with pytest.raises(UserError, match=r"nn\.cnn\.average_epochs"):
+        load_config(None, ["nn.cnn.average_epochs=-1"])
+
+
 def test_every_key_is_declared_once_with_help_and_the_settings_are_frozen():
     """The schema's fields are the keys: each has a help line in --help; loaded settings cannot be changed."""
     import dataclasses

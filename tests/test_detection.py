@@ -70,3 +70,22 @@ def test_detect_near_keeps_the_smallest_face_size(london):
     (box,) = HaarFaceDetector(detect_width=320).detect(gray)
     too_strict = HaarFaceDetector(min_size=(box.w * 2, box.w * 2), detect_width=320)
     assert too_strict.detect(gray) == [] and too_strict.detect_near(gray, box) is None
+
+
+def test_confirm_sees_a_followed_face_and_nothing_where_there_is_none(london, faces):
+    """A box a few pixels off its face is confirmed; the same box on an empty frame or on textured photos
+    without a face is not."""
+    from fer_compare.face.detection import Box
+
+    detector = HaarFaceDetector(detect_width=320)
+    confirmed = 0
+    paths = sorted((london / "happy").glob("*.jpg"))[:10]
+    for path in paths:
+        gray = cv2.resize(read_gray(path), (480, 480), interpolation=cv2.INTER_AREA)
+        (box,) = detector.detect(gray)
+        confirmed += detector.confirm(gray, Box(box.x + 6, box.y - 4, box.w, box.h))
+        assert not detector.confirm(np.full_like(gray, 128), box)
+    assert confirmed >= 9, confirmed  # 396 of 406 such boxes on all of London (BENCHMARKS.md)
+    astronaut = cv2.cvtColor(faces["astronaut"], cv2.COLOR_BGR2GRAY)  # her face is at x 170-230, y 40-110
+    for x, y in ((300, 300), (0, 350), (350, 0), (250, 150)):
+        assert not detector.confirm(astronaut, Box(x, y, 150, 150)), (x, y)

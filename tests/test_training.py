@@ -139,11 +139,14 @@ def test_restore_gives_identical_predictions_and_resume_continues_the_epochs(tmp
     assert [row["epoch"] for row in result.history] == [3, 4, 5]
 
 
-def test_resumed_run_matches_an_uninterrupted_one(tmp_path):
+@pytest.mark.parametrize("average_epochs", [0.0, 1.5])
+def test_resumed_run_matches_an_uninterrupted_one(tmp_path, average_epochs):
+    """Also with a weight average: it is part of the saved state."""
     data = learnable()
-    whole = trainer(tmp_path, data, "whole", nn__landmark_fnn__max_epochs=5).fit()
-    trainer(tmp_path, data, "part", nn__landmark_fnn__max_epochs=2).fit()
-    rest = trainer(tmp_path, data, "rest", nn__landmark_fnn__max_epochs=5)
+    average = {"nn__landmark_fnn__average_epochs": average_epochs}
+    whole = trainer(tmp_path, data, "whole", nn__landmark_fnn__max_epochs=5, **average).fit()
+    trainer(tmp_path, data, "part", nn__landmark_fnn__max_epochs=2, **average).fit()
+    rest = trainer(tmp_path, data, "rest", nn__landmark_fnn__max_epochs=5, **average)
     rest.resume_from(tmp_path / "part" / "checkpoints", "model_to_load")
     resumed = rest.fit()
     assert resumed.history[-1]["validation_loss"] == pytest.approx(whole.history[-1]["validation_loss"], abs=1e-5)
@@ -276,13 +279,16 @@ def test_releasing_the_training_state_frees_the_optimizer_and_keeps_evaluation(t
     np.testing.assert_array_equal(t.evaluate(t.split.validation)[2], before)
 
 
-@pytest.mark.parametrize("check_every, min_epochs", [(3, 0), (2, 7)])
-def test_fit_stops_when_the_rule_says_and_keeps_the_best_epochs_weights(tmp_path, check_every, min_epochs):
+@pytest.mark.parametrize("check_every, min_epochs, average_epochs", [(3, 0, 0.0), (2, 7, 0.0), (3, 0, 2.0)])
+def test_fit_stops_when_the_rule_says_and_keeps_the_best_epochs_weights(tmp_path, check_every, min_epochs,
+                                                                         average_epochs):
     """A learning rate that overshoots makes the validation loss rise; the recorded history, replayed
-    through the rule, stops where fit stopped, and the model holds the best epoch's weights."""
+    through the rule, stops where fit stopped, and the model holds the best epoch's weights (with a
+    weight average: the average's, which are the ones judged)."""
     data = learnable(n=60)
     t = trainer(tmp_path, data, stopping__check_every=check_every, stopping__min_epochs=min_epochs,
-                stopping__min_increase=0.0, nn__landmark_fnn__max_epochs=40, learning_rate=0.05)
+                stopping__min_increase=0.0, nn__landmark_fnn__max_epochs=40, learning_rate=0.05,
+                nn__landmark_fnn__average_epochs=average_epochs)
     result = t.fit()
     losses = [row["validation_loss"] for row in result.history]
     rule = StoppingRule(check_every, 0.0, min_epochs)
@@ -293,6 +299,8 @@ def test_fit_stops_when_the_rule_says_and_keeps_the_best_epochs_weights(tmp_path
     loss, _, _ = t.evaluate(t.split.validation)
     assert loss == pytest.approx(result.best_validation_loss, rel=1e-5)
     assert loss == pytest.approx(min(losses), rel=1e-5)
+    if average_epochs:  # one update of the average per optimizer step
+        assert t.average is not None and int(t.average.updates.numpy()) == int(t.optimizer.iterations.numpy())
 
 
 @pytest.mark.parametrize("seconds", [0, 3600])

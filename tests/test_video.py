@@ -245,7 +245,8 @@ def test_frame_predictor_batches_faces(trained: dict) -> None:
 
 
 def test_faces_are_followed_between_whole_frame_detections(trained: dict) -> None:
-    """With video_redetect_every 4, a moving face costs one whole-frame search in 4; a lost face one at once."""
+    """With video_redetect_every 4, a moving face costs one whole-frame search in 4; a lost face one at once.
+    Followed by its landmarks (the default), it is not searched near its last box while Haar confirms it."""
     from fer_compare.checkpoints import LoadedModel
     from fer_compare.settings import load_config
     from fer_compare.video import FramePredictor
@@ -255,25 +256,41 @@ def test_faces_are_followed_between_whole_frame_detections(trained: dict) -> Non
     frames = [*moving, np.full((H, W, 3), GRAY, np.uint8), moving[0]]
     model = LoadedModel(trained["models"] / "landmark_fnn")
     runs = {}
-    for every in (1, 4):
-        predictor = FramePredictor(load_config(None, video_sets(trained, video_redetect_every=every)), model)
-        faces, counts = [], []
+    for every, follow in ((1, "haar"), (4, "haar"), (4, "landmarks")):
+        config = load_config(None, video_sets(trained, video_redetect_every=every, video_follow=follow))
+        predictor = FramePredictor(config, model)
+        near_searches = []
+        search_near = predictor.detector.detect_near
+
+        def counted(gray, box, search_near=search_near, near_searches=near_searches):
+            near_searches.append(1)
+            return search_near(gray, box)
+
+        predictor.detector.detect_near = counted
+        faces, counts, searches = [], [], []
         for frame in frames:
             faces.append(predictor.predict(frame))
             counts.append(predictor.full_detections)
-        runs[every] = (faces, counts)
-    assert runs[1][1] == [1, 2, 3, 4, 5, 6, 7, 8]
+            searches.append(len(near_searches))
+        runs[every, follow] = (faces, counts, searches)
+    assert runs[1, "haar"][1] == [1, 2, 3, 4, 5, 6, 7, 8]
     # Frames 0 and 4 are due; the empty frame 6 loses the face, and so frame 7 searches the whole frame too.
-    assert runs[4][1] == [1, 1, 1, 1, 2, 2, 3, 4]
-    differences = []
-    for whole, near in zip(*(runs[every][0] for every in (1, 4)), strict=True):
-        assert len(whole) == len(near)
-        for a, b in zip(whole, near, strict=True):
-            assert iou(a.box, b.box) > 0.85, (a.box, b.box)
-            differences.append(float(np.abs(a.probabilities - b.probabilities).max()))
-    # Boxes a few pixels apart crop slightly differently; alignment takes most of that out (typically
-    # a few hundredths; a confident model may move more on a single frame).
-    assert np.median(differences) < 0.05 and max(differences) < 0.2, differences
+    assert runs[4, "haar"][1] == runs[4, "landmarks"][1] == [1, 1, 1, 1, 2, 2, 3, 4]
+    assert runs[4, "haar"][2] == [0, 1, 2, 3, 3, 4, 5, 5]
+    # By landmarks: no near search until Haar no longer confirms the face (the empty frame 6).
+    assert runs[4, "landmarks"][2] == [0, 0, 0, 0, 0, 0, 1, 1]
+    # The face moves 12.6 px (7.5 % of its box) a frame. Followed by its landmarks, the first frame after a
+    # detection is cropped where the face was (its speed is known from the second on): a lower IoU there.
+    for follow, min_iou in (("haar", 0.85), ("landmarks", 0.8)):
+        differences = []
+        for whole, near in zip(runs[1, "haar"][0], runs[4, follow][0], strict=True):
+            assert len(whole) == len(near)
+            for a, b in zip(whole, near, strict=True):
+                assert iou(a.box, b.box) > min_iou, (follow, a.box, b.box)
+                differences.append(float(np.abs(a.probabilities - b.probabilities).max()))
+        # Boxes a few pixels apart crop slightly differently; alignment takes most of that out (typically
+        # a few hundredths; a confident model may move more on a single frame).
+        assert np.median(differences) < 0.05 and max(differences) < 0.2, (follow, differences)
 
 
 def test_no_display_support_falls_back_to_a_file(trained: dict, clip: dict, tmp_path: Path,
@@ -493,3 +510,22 @@ def test_a_person_baseline_calibrates_each_live_face(trained: dict, person_norma
     labels = [row["label"] for row in read_csv(csv_path)]
     assert labels[:warmup - 1] == ["calibrating"] * (warmup - 1)
     assert len(labels) == 8 and "calibrating" not in labels[warmup - 1:]
+
+
+def test_a_followed_box_moves_with_its_landmarks_centroid() -> None:
+    """By hand: a 200-px box cropped to 100 px, landmarks' centroid at (50, 60) in the crop."""
+    from fer_compare.face.detection import Box
+    from fer_compare.video.predict import follow
+
+    landmarks = np.array([[40.0, 50.0], [60.0, 70.0]], np.float32)  # centroid (50, 60)
+    placed = follow(Box(100, 50, 200, 200), landmarks, (100, 100), (480, 640))
+    # Haar placed it: the centroid (200, 170) in the frame is 20 px below the box centre (200, 150).
+    assert placed.offset == (0.0, 20.0) and placed.centroid == (200.0, 170.0)
+    assert placed.box == Box(100, 50, 200, 200)
+    # Next frame the centroid is 10 px right and 5 px up: the box goes as far again beyond it.
+    moved = follow(placed.box, landmarks + np.float32([5.0, -2.5]), (100, 100), (480, 640), placed)
+    assert moved.centroid == (210.0, 165.0) and moved.offset == (0.0, 20.0)
+    assert moved.box == Box(120, 40, 200, 200)
+    # A box over the frame's left edge: the crop is the visible 150 px (x 0..150) at 100 px.
+    edge = follow(Box(-50, 50, 200, 200), landmarks, (100, 100), (480, 640))
+    assert edge.centroid == (75.0, 170.0)

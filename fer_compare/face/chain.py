@@ -154,13 +154,18 @@ class FaceChain:
     def network_input(self, kind: str, crop: np.ndarray, timer: StepTimer | None = None) -> np.ndarray | None:
         """What the stage folder `kind` trains on holds for this crop (uint8 image or [4, 42] features),
         or None when the align stage would reject it. `timer` gets each step's seconds."""
+        return self.network_input_and_landmarks(kind, crop, timer)[0]
+
+    def network_input_and_landmarks(self, kind: str, crop: np.ndarray, timer: StepTimer | None = None
+                                    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """`network_input`, and the crop's landmarks when the chain found them (None for the CNN's crop)."""
         timer = timer or _no_timer
         face_input = kind_of(kind).face_input
         if face_input == CROP:
             t0 = time.perf_counter()
             x = self.network_image(crop)
             timer("gradient", time.perf_counter() - t0)
-            return x
+            return x, None
         t0 = time.perf_counter()
         landmarks = self.landmarks(crop)
         t1 = time.perf_counter()
@@ -168,16 +173,16 @@ class FaceChain:
         aligned = self.align(crop, landmarks, image=face_input != LANDMARKS)
         if aligned.rejection is not None:
             timer("align", time.perf_counter() - t1)
-            return None
+            return None, landmarks
         if face_input == LANDMARKS:
             x = self.features(aligned)
             timer("align", time.perf_counter() - t1)
-            return x
+            return x, landmarks
         t2 = time.perf_counter()
         timer("align", t2 - t1)
         x = self.network_image(self.gradient_fnn_image(crop, aligned))
         timer("gradient", time.perf_counter() - t2)
-        return x
+        return x, landmarks
 
     def gradient_fnn_image(self, crop: np.ndarray, aligned: AlignedFace) -> np.ndarray:
         """The gradient FNN's image before resizing: the masked Laplacian, or the blur stage's output of its source."""

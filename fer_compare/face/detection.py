@@ -111,6 +111,30 @@ class HaarFaceDetector:
         cx, cy = x0 + (x + bw / 2) / scale, y0 + (y + bh / 2) / scale
         return Box(int(round(cx - box.w / 2)), int(round(cy - box.h / 2)), box.w, box.h)
 
+    def confirm(self, gray: np.ndarray, box: Box, margin: float = 0.1, face_px: int = 26,
+                sizes: tuple[float, float] = (0.9, 1.15), min_neighbors: int = 2) -> bool:
+        """Whether Haar still sees a face at `box` (a face followed by other means, e.g. its landmarks).
+
+        Only the box grown by `margin`, at `face_px` pixels a face and sizes of `sizes` times the box,
+        is searched: a few hundred windows, where `detect_near`, which has to find where the face
+        went, searches thousands. Fewer windows overlap a face, hence fewer `min_neighbors`. It says
+        whether a face is there, not whether it is the box's size: a face that came closer is measured
+        again by the next whole-frame detection.
+        """
+        h, w = gray.shape[:2]
+        x0, y0 = max(0, int(box.x - margin * box.w)), max(0, int(box.y - margin * box.h))
+        x1, y1 = min(w, int(box.x + box.w * (1 + margin))), min(h, int(box.y + box.h * (1 + margin)))
+        scale = min(1.0, face_px / box.w)
+        region = gray[y0:y1, x0:x1]
+        size = (round(region.shape[1] * scale), round(region.shape[0] * scale))
+        lo, hi = max(24, int(round(sizes[0] * box.w * scale))), int(round(sizes[1] * box.w * scale))
+        if min(size) < lo or lo > hi:
+            return False
+        small = cv2.resize(region, size, interpolation=cv2.INTER_LINEAR) if scale < 1.0 else region
+        found = self._cascade.detectMultiScale(small, scaleFactor=self.scale_factor, minNeighbors=min_neighbors,
+                                               minSize=(lo, lo), maxSize=(hi, hi))
+        return len(found) > 0
+
 
 def crop_face(gray: np.ndarray, box: Box, size: tuple[int, int]) -> np.ndarray:
     """Cut the box out (clipped to the image) and resize it to `size` = (width, height)."""

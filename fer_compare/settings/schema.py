@@ -34,6 +34,8 @@ _RATE = "this model's Adam learning rate (null: the top-level learning_rate)"
 _L2 = "L2 weight decay on the weights"
 _MIN_INCREASE = ("this model's stopping threshold: stop when its validation loss rose by more than this since the "
                  "last check (null: stopping.min_increase)")
+_AVERAGE = ("evaluate and keep a moving average of the weights over about this many epochs (Polyak averaging; "
+            "0: the last step's weights, as the thesis)")
 _EMOTIONS = "train on these emotions only (null: every emotion found)"
 _JIT = ("compile the steps with XLA (off by default: slower for the CNN, no gain for landmark_fnn, and for "
         "gradient_fnn it holds whole gradients; see BENCHMARKS.md)")
@@ -51,6 +53,7 @@ class CnnHyper:
                                                        "docs/THESIS_NOTES.md")
     l2: float = setting(1e-2, _L2)
     min_increase: float | None = setting(0.1, _MIN_INCREASE, nullable=True)
+    average_epochs: float = setting(5.0, _AVERAGE)
     filters: list[int] = setting([32, 64, 128], "one conv (nn.cnn.kernel_size) + ReLU + max-pool layer per entry, "
                                                 "this many filters each")
     kernel_size: int = setting(3, "side of every convolution kernel")
@@ -73,6 +76,7 @@ class LandmarkFnnHyper:
     dropout: float | list[float] = setting(0.5, "dropout rate after each hidden layer")
     l2: float = setting(3e-2, _L2)
     min_increase: float | None = setting(0.1, _MIN_INCREASE, nullable=True)
+    average_epochs: float = setting(0.0, _AVERAGE)
     subnet: list[int] = setting([42, 256, 256], "each of the four subnets' layer sizes after its 42 inputs")
     hidden: list[int] = setting([1024, 1024], "[connected 1, connected 2] after the summed subnets")
     emotions: list[str] | None = setting(None, _EMOTIONS, nullable=True)
@@ -92,6 +96,7 @@ class GradientFnnHyper:
     dropout: float | list[float] = setting(0.0, "dropout rate after each hidden layer")
     l2: float = setting(0.0, _L2)
     min_increase: float | None = setting(None, _MIN_INCREASE, nullable=True)
+    average_epochs: float = setting(0.0, _AVERAGE)
     hidden: list[int] = setting([12000, 4900], "hidden layer sizes ([]: softmax regression on the masked "
                                                "Laplacian)")
     emotions: list[str] | None = setting(["neutral", "happy", "sad", "angry", "disgusted", "surprised"], _EMOTIONS,
@@ -198,6 +203,8 @@ class EvaluationSettings:
 class AugmentSettings:
     enabled: bool = setting(False, "augment every model that can be (each model's own `augment` key also does)")
     shift: int = setting(4, "largest shift in pixels of an augmented image copy")
+    rotate: float = setting(0.0, "largest rotation in degrees of an augmented crop (the CNN's unaligned crops)")
+    zoom: float = setting(0.0, "largest relative change of size of an augmented crop (0.1: 0.9-1.1 times)")
     flip: bool = setting(True, "mirror augmented copies left to right")
 
 
@@ -292,6 +299,10 @@ class Settings:
     video_redetect_every: int = setting(10, "Haar on the whole frame every this many frames (new faces show up "
                                             "within as many); in between, each face is searched only near where "
                                             "it was (1: whole frame always)")
+    video_follow: str = setting("landmarks", "between whole-frame detections, follow each face by its own "
+                                             "landmarks (landmarks: no Haar; the CNN has none and searches "
+                                             "near the last box) or search near the last box (haar)",
+                                choices=("landmarks", "haar"))
     video_max_frames: int = setting(0, "stop after this many frames (0: until the source ends)")
     video_baseline_warmup: int = setting(30, "frames a live face is watched before predictions start, when the "
                                              "model was trained with subject_normalization")

@@ -25,12 +25,13 @@ _RANGES: dict[str, tuple[float, float]] = {
     "blur_options.ksize": (1, 255), "blur_options.sigma": (0, 1000), "workers": (1, 64),
     "split.seed": (0, _INT_MAX), "seed": (0, _INT_MAX), "stopping.check_every": (1, 1_000_000),
     "stopping.min_epochs": (0, 1_000_000_000), "stopping.min_increase": (0, 1e30), "checkpoint_seconds": (0, 1e9),
-    "evaluation.folds": (1, 1000), "augment.shift": (0, 1000), "video_detect_width": (0, 100_000),
+    "evaluation.folds": (1, 1000), "augment.shift": (0, 1000), "augment.rotate": (0, 180), "augment.zoom": (0, 0.9),
+    "video_detect_width": (0, 100_000),
     "video_redetect_every": (1, 1_000_000), "video_max_frames": (0, 2**62), "video_source": (-10_000, 10_000),
     "learning_rate": (1e-30, 1e9), "nn.gradient_fnn.row_blocks": (1, 1_000_000),
     "*.batch_size": (1, 1_000_000), "*.max_epochs": (1, 1_000_000_000), "*.learning_rate": (1e-30, 1e9),
-    "*.l2": (0, 1e9), "*.min_increase": (0, 1e30), "*.filters": (1, 65_536), "*.hidden": (1, 1_000_000),
-    "*.subnet": (1, 1_000_000), "*.kernel_size": (1, 4096),
+    "*.l2": (0, 1e9), "*.min_increase": (0, 1e30), "*.average_epochs": (0, 1e9), "*.filters": (1, 65_536),
+    "*.hidden": (1, 1_000_000), "*.subnet": (1, 1_000_000), "*.kernel_size": (1, 4096),
 }
 
 

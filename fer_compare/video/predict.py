@@ -44,6 +44,36 @@ class FacePrediction:
         return self.reference_frames is not None and self.reference_frames < self.warmup
 
 
+@dataclass(frozen=True)
+class FollowedFace:
+    """A face followed by its own landmarks between whole-frame detections: where its box goes in the
+    next frame, the offset of its landmarks' centroid from the centre of the box Haar gave it, and that
+    centroid in this frame (frame pixels)."""
+
+    box: Box
+    offset: tuple[float, float]
+    centroid: tuple[float, float]
+
+
+def follow(box: Box, landmarks: np.ndarray, crop_shape: tuple[int, ...], frame_shape: tuple[int, ...],
+           last: FollowedFace | None = None) -> FollowedFace:
+    """The box for the next frame: the same size, placed so the landmarks' centroid, moved on as far as it
+    moved since the last frame, keeps the offset it had when Haar placed the box. `last` None: Haar placed
+    `box` in this frame, and it defines the offset."""
+    h, w = frame_shape[:2]
+    x0, y0 = max(box.x, 0), max(box.y, 0)  # the crop is the box clipped to the frame (crop_face)
+    x1, y1 = min(box.x + box.w, w), min(box.y + box.h, h)
+    cx = x0 + float(landmarks[:, 0].mean()) * (x1 - x0) / crop_shape[1]
+    cy = y0 + float(landmarks[:, 1].mean()) * (y1 - y0) / crop_shape[0]
+    if last is None:
+        offset, (vx, vy) = (cx - (box.x + box.w / 2), cy - (box.y + box.h / 2)), (0.0, 0.0)
+    else:  # a face on the move is cropped where it will be, not where it was (one frame behind)
+        offset, (vx, vy) = last.offset, (cx - last.centroid[0], cy - last.centroid[1])
+    moved = Box(int(round(cx + vx - offset[0] - box.w / 2)), int(round(cy + vy - offset[1] - box.h / 2)),
+                box.w, box.h)
+    return FollowedFace(moved, offset, (cx, cy))
+
+
 class StepTimes:
     """Seconds per frame spent in each step, for the last `keep` frames.
 
@@ -111,6 +141,10 @@ class FramePredictor:
         self.times = StepTimes()
         self.rejected: list[Box] = []  # the last frame's detections whose landmarks do not fit a face
         self.tracked: list[Box] = []  # the last frame's faces that went through the model
+        # A chain that finds landmarks anyway can follow each face by them (no Haar between whole-frame
+        # detections); the CNN's crop has none, so it searches near the last box.
+        self.follow_landmarks = config.video_follow == "landmarks" and kind_of(model.kind).face_input != CROP
+        self.followed: list[FollowedFace] = []
         self.redetect_every = config.video_redetect_every
         mode = config.subject_normalization  # the model's own (checked above against model.json)
         self.baselines = FaceBaselines(mode, config.video_baseline_warmup) if mode != "none" else None
@@ -125,18 +159,21 @@ class FramePredictor:
         self.times.new_frame()
         t0 = time.perf_counter()
         gray = to_gray(frame_bgr)
-        boxes = self._find_faces(gray)
-        crops = [self.chain.crop(gray, box) for box in boxes]
+        found = self._find_faces(gray)
+        crops = [self.chain.crop(gray, box) for box, _ in found]
         self.times.add("detect", time.perf_counter() - t0)
         self.rejected = []
-        inputs, kept = [], []
-        for box, crop in zip(boxes, crops, strict=True):
-            x = self.chain.network_input(self.kind, crop, self.times.add)
+        inputs, kept, followed = [], [], []
+        for (box, last), crop in zip(found, crops, strict=True):
+            x, landmarks = self.chain.network_input_and_landmarks(self.kind, crop, self.times.add)
             if x is None:
                 self.rejected.append(box)
                 continue
             inputs.append(x)
             kept.append(box)
+            if self.follow_landmarks and landmarks is not None:
+                followed.append(follow(box, landmarks, crop.shape, gray.shape, last))
+        self.followed = followed
         self.rejected_total += len(self.rejected)
         self.tracked = kept
         if not inputs:
@@ -152,18 +189,27 @@ class FramePredictor:
         warmup = self.baselines.warmup if self.baselines is not None else 0
         return [FacePrediction(box, p, n, warmup) for box, p, n in zip(kept, probabilities, seen, strict=True)]
 
-    def _find_faces(self, gray: np.ndarray) -> list[Box]:
-        """Last frame's faces searched where they were; the whole frame every `redetect_every` frames,
-        when there were none, or when one of them is not found again."""
+    def _find_faces(self, gray: np.ndarray) -> list[tuple[Box, FollowedFace | None]]:
+        """Each face's box, with what the last frame knew of it when it is followed by its landmarks (None:
+        Haar placed it). Last frame's faces are followed (video_follow), or searched where they were; the whole frame is
+        searched every `redetect_every` frames, when there were none, or when one of them is not found again."""
         if self.tracked and self._since_full + 1 < self.redetect_every:
+            # dlib puts a face's landmarks on anything (a wall, an empty frame), so Haar confirms that
+            # each followed box still holds a face; if one does not, the faces are searched as without
+            # landmarks: near where they were, then in the whole frame.
+            if self.follow_landmarks and all(self.detector.confirm(gray, f.box) for f in self.followed):
+                self._since_full += 1
+                faces = self.followed
+                # Two faces that came together are followed once.
+                return [(f.box, f) for i, f in enumerate(faces) if all(iou(f.box, g.box) < 0.5
+                                                                      for g in faces[:i])]
             near = [self.detector.detect_near(gray, box) for box in self.tracked]
             if all(box is not None for box in near):
                 self._since_full += 1
-                # Two faces that came together are found once.
-                return [box for i, box in enumerate(near) if all(iou(box, b) < 0.5 for b in near[:i])]
+                return [(box, None) for i, box in enumerate(near) if all(iou(box, b) < 0.5 for b in near[:i])]
         self._since_full = 0
         self.full_detections += 1
-        return self.detector.detect(gray)
+        return [(box, None) for box in self.detector.detect(gray)]
 
 
 def to_gray(frame: np.ndarray) -> np.ndarray:
