@@ -325,11 +325,12 @@ class Trainer:
 
     def release_training_state(self) -> None:
         """Free what only training needs, once the model is trained (and exported): the optimizer with
-        Adam's two slots (900 MB for the gradient FNN), the compiled train step that holds them, and
-        the checkpoint objects. Evaluation still works; the test and video stages that follow in the
+        Adam's two slots (900 MB for the gradient FNN), the weight average, the compiled train step that
+        holds them, and the checkpoint objects. Evaluation still works; the test and video stages that follow in the
         same process then reuse that memory. Training again needs a new Trainer."""
         del self.train_step, self.optimizer, self.checkpoint, self.checkpoint_parts, self.manager, self.best
         del self.best_weights
+        self.average = None  # the model already holds the best averaged weights
         gc.collect()  # tf.function objects sit in reference cycles; free the variables now
 
     def _diverged(self, epoch: int) -> None:

@@ -207,12 +207,18 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 from test_training import learnable, trainer
 from pathlib import Path
-t = trainer(Path({str(tmp_path)!r}), learnable(), "m", distribute="mirrored", nn__landmark_fnn__max_epochs=4)
+t = trainer(Path({str(tmp_path)!r}), learnable(), "m", distribute="mirrored", nn__landmark_fnn__max_epochs=4,
+            nn__landmark_fnn__average_epochs=1.0)
 assert t.strategy.num_replicas_in_sync == 2, t.strategy.num_replicas_in_sync
 r = t.fit()
 losses = [row["train_loss"] for row in r.history]
 print("LOSSES", losses)
 assert losses[-1] < losses[0], losses
+# the weight average, updated inside each replica's step, is the same on both replicas
+for average in t.average.averages:
+    first, second = (v.numpy() for v in t.strategy.experimental_local_results(average))
+    assert (first == second).all()
+assert int(t.average.updates.numpy()) == int(t.optimizer.iterations.numpy())
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -268,11 +274,12 @@ def test_cross_validation_drops_spent_fold_checkpoints_unless_asked(tmp_path, ke
 
 
 def test_releasing_the_training_state_frees_the_optimizer_and_keeps_evaluation(tmp_path):
-    t = trainer(tmp_path, learnable(), "a", nn__landmark_fnn__max_epochs=2)
+    t = trainer(tmp_path, learnable(), "a", nn__landmark_fnn__max_epochs=2, nn__landmark_fnn__average_epochs=1.0)
     t.fit()
     weights = {id(v) for v in t.model.variables}
     slots = [weakref.ref(v) for v in t.optimizer.variables if v.shape.rank and id(v) not in weights]  # m and v
     assert len(slots) == 2 * len(t.model.trainable_variables)
+    slots += [weakref.ref(v) for v in t.average.averages]
     before = t.evaluate(t.split.validation)[2]
     t.release_training_state()
     assert all(slot() is None for slot in slots)
