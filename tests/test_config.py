@@ -129,6 +129,9 @@ def test_the_weight_average_is_the_cnns_in_the_default_recipe_and_nobodys_in_the
     models = ("cnn", "landmark_fnn", "gradient_fnn")
     assert [load_config(None).hyper(k).average_epochs for k in models] == [5.0, 0.0, 0.0]
     assert [load_config(None, ["recipe=thesis"]).hyper(k).average_epochs for k in models] == [0.0] * 3
+    # the landmark FNN's dropout: 0.7 chosen on validation loss, 0.5 (the value before) in the thesis recipe
+    assert load_config(None).hyper("landmark_fnn").dropout == 0.7
+    assert load_config(None, ["recipe=thesis"]).hyper("landmark_fnn").dropout == 0.5
     with pytest.raises(UserError, match=r"nn\.cnn\.average_epochs"):
         load_config(None, ["nn.cnn.average_epochs=-1"])
 

@@ -22,8 +22,8 @@ THESIS_RECIPE: dict[str, Any] = {
     "nn": {
         "cnn": {"learning_rate": None, "dropout": 0.5, "standardize": False, "max_epochs": 60, "l2": 1e-4,
                 "augment": False, "min_increase": None, "average_epochs": 0.0},
-        "landmark_fnn": {"learning_rate": None, "standardize": False, "max_epochs": 200, "l2": 0.0, "augment": False,
-                         "min_increase": None, "average_epochs": 0.0},
+        "landmark_fnn": {"learning_rate": None, "dropout": 0.5, "standardize": False, "max_epochs": 200, "l2": 0.0,
+                         "augment": False, "min_increase": None, "average_epochs": 0.0},
         "gradient_fnn": {"learning_rate": None, "standardize": False, "max_epochs": 60, "l2": 0.0, "dropout": 0.0,
                          "augment": False, "min_increase": None, "average_epochs": 0.0},
     },

@@ -73,7 +73,7 @@ class LandmarkFnnHyper:
     batch_size: int = setting(32, _BATCH)
     max_epochs: int = setting(200, _EPOCHS)
     learning_rate: float | None = setting(1e-3, _RATE, nullable=True)
-    dropout: float | list[float] = setting(0.5, "dropout rate after each hidden layer")
+    dropout: float | list[float] = setting(0.7, "dropout rate after each hidden layer")
     l2: float = setting(3e-2, _L2)
     min_increase: float | None = setting(0.1, _MIN_INCREASE, nullable=True)
     average_epochs: float = setting(0.0, _AVERAGE)
