@@ -83,16 +83,9 @@ class HaarFaceDetector:
         scales, fewer pixels per face) is what makes this cheaper than `detect`.
         """
         h, w = gray.shape[:2]
-        x0, y0 = max(0, int(box.x - margin * box.w)), max(0, int(box.y - margin * box.h))
-        x1, y1 = min(w, int(box.x + box.w * (1 + margin))), min(h, int(box.y + box.h * (1 + margin)))
-        scale = min(1.0, face_px / box.w)
-        region = gray[y0:y1, x0:x1]
-        size = (round(region.shape[1] * scale), round(region.shape[0] * scale))
-        if min(size) < 24:
+        x0, y0, scale, small = _around(gray, box, margin, face_px)
+        if min(small.shape) < 24:
             return None
-        # Bilinear, not INTER_AREA: area averaging at a non-integer ratio cost ~0.2 ms a frame, and on
-        # London's faces bilinear finds the same faces at the same places (BENCHMARKS.md).
-        small = cv2.resize(region, size, interpolation=cv2.INTER_LINEAR) if scale < 1.0 else region
         smallest = max(s * min(h, w) if s < 1 else s for s in self.min_size)  # as `detect`, in frame pixels
         lo = max(24, int(round(max(size_range[0] * box.w, smallest) * scale)))
         hi = int(round(size_range[1] * box.w * scale))
@@ -121,19 +114,29 @@ class HaarFaceDetector:
         whether a face is there, not whether it is the box's size: a face that came closer is measured
         again by the next whole-frame detection.
         """
-        h, w = gray.shape[:2]
-        x0, y0 = max(0, int(box.x - margin * box.w)), max(0, int(box.y - margin * box.h))
-        x1, y1 = min(w, int(box.x + box.w * (1 + margin))), min(h, int(box.y + box.h * (1 + margin)))
-        scale = min(1.0, face_px / box.w)
-        region = gray[y0:y1, x0:x1]
-        size = (round(region.shape[1] * scale), round(region.shape[0] * scale))
+        _, _, scale, small = _around(gray, box, margin, face_px)
         lo, hi = max(24, int(round(sizes[0] * box.w * scale))), int(round(sizes[1] * box.w * scale))
-        if min(size) < lo or lo > hi:
+        if min(small.shape) < lo or lo > hi:
             return False
-        small = cv2.resize(region, size, interpolation=cv2.INTER_LINEAR) if scale < 1.0 else region
         found = self._cascade.detectMultiScale(small, scaleFactor=self.scale_factor, minNeighbors=min_neighbors,
                                                minSize=(lo, lo), maxSize=(hi, hi))
         return len(found) > 0
+
+
+def _around(gray: np.ndarray, box: Box, margin: float, face_px: int) -> tuple[int, int, float, np.ndarray]:
+    """The box grown by `margin` of its size a side (clipped to the image), shrunk so the box measures
+    `face_px`: its top-left corner in the image, the scale, and the shrunk region."""
+    h, w = gray.shape[:2]
+    x0, y0 = max(0, int(box.x - margin * box.w)), max(0, int(box.y - margin * box.h))
+    x1, y1 = min(w, int(box.x + box.w * (1 + margin))), min(h, int(box.y + box.h * (1 + margin)))
+    scale = min(1.0, face_px / box.w)
+    region = gray[y0:y1, x0:x1]
+    size = (round(region.shape[1] * scale), round(region.shape[0] * scale))
+    if scale >= 1.0 or min(size) < 1:
+        return x0, y0, scale, region
+    # Bilinear, not INTER_AREA: area averaging at a non-integer ratio cost ~0.2 ms a frame, and on
+    # London's faces bilinear finds the same faces at the same places (BENCHMARKS.md).
+    return x0, y0, scale, cv2.resize(region, size, interpolation=cv2.INTER_LINEAR)
 
 
 def crop_face(gray: np.ndarray, box: Box, size: tuple[int, int]) -> np.ndarray:
